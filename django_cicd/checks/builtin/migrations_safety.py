@@ -1,0 +1,84 @@
+"""predeploy checks fed by the migration safety analysis (:mod:`django_cicd.migrations_safety`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django_cicd.checks.context import CheckContext
+from django_cicd.checks.registry import register
+from django_cicd.migrations_safety import SafetyReport, Selection, analyse_plan, analyse_selection
+from django_cicd.migrations_safety.rules import PREFIX
+from django_cicd.planning import PlanStep
+from django_cicd.report import Finding, Severity
+
+#: ``CheckContext.options`` key of a :class:`Selection` (predeploy --migrations-since / --migrations).
+SELECTION_OPTION = "migration_selection"
+
+#: Rules about undoing a deploy: reported by cicd.migrations.reversible, not by cicd.migrations.safety.
+REVERSIBILITY_RULES = frozenset(PREFIX + name for name in ("irreversible", "noop_reverse"))
+#: What a reversal of the pending plan would stop on or only half undo.
+REVERSAL_BLOCKERS = frozenset(
+    PREFIX + name for name in ("irreversible", "noop_reverse", "reverse_not_null_without_default")
+)
+
+
+def _prefixed(alias: str, finding: Finding) -> Finding:
+    finding.message = f"{alias}: {finding.message}"
+    return finding
+
+
+def _reports(ctx: CheckContext, direction: str) -> Iterator[tuple[str, SafetyReport] | Finding]:
+    """The report per database of the selection predeploy was given, else of the plan pending there."""
+    selection: Selection | None = ctx.options.get(SELECTION_OPTION)
+    if selection is not None and not selection.keys:
+        yield Finding(
+            message=f"no migration selected ({selection.description}): {selection.empty_reason}.",
+            severity=Severity.INFO,
+        )
+        return
+    for alias in ctx.databases:
+        if selection is not None:
+            yield alias, analyse_selection(selection, database=alias, loader=ctx.loader, direction=direction)
+            continue
+        plan = ctx.plan(alias)
+        if not plan:
+            continue
+        if direction == "backwards":
+            plan = [PlanStep(step.migration, backwards=True) for step in reversed(plan)]
+        yield alias, analyse_plan(plan, database=alias, loader=ctx.loader, direction=direction)
+
+
+@register(
+    "cicd.migrations.safety", title="Pending migrations are safe to run beside the running release", needs_database=True
+)
+def migration_safety(ctx: CheckContext) -> Iterator[Finding]:
+    """The operations of the migrations pending on each database that break the running release (dropped
+    or renamed columns and tables, NOT NULL without a database default, type changes), lock or rewrite
+    a table on this vendor (indexes without CONCURRENTLY, constraints validated at once, table copies),
+    with numbered safe steps. Operations on tables created by the same plan are not flagged.
+    predeploy --migrations-since REF or --migrations APP.NAME,... analyses those migrations instead."""
+    for item in _reports(ctx, "forwards"):
+        if isinstance(item, Finding):
+            yield item
+            continue
+        alias, report = item
+        for finding in report.findings:
+            if finding.rule_id not in REVERSIBILITY_RULES:
+                yield _prefixed(alias, finding.as_finding())
+
+
+@register(
+    "cicd.migrations.reversible", title="This deploy can be undone by reversing its migrations", needs_database=True
+)
+def migrations_reversible(ctx: CheckContext) -> Iterator[Finding]:
+    """Reverses the pending plan on paper: operations without a reverse (RunPython/RunSQL without
+    reverse_code/reverse_sql) make the deploy impossible to roll back except from a backup; a no-op
+    reverse takes the schema back and leaves the data as migrated."""
+    for item in _reports(ctx, "backwards"):
+        if isinstance(item, Finding):
+            yield item
+            continue
+        alias, report = item
+        for finding in report.findings:
+            if finding.rule_id in REVERSAL_BLOCKERS:
+                yield _prefixed(alias, finding.as_finding())

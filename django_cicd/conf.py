@@ -1,0 +1,163 @@
+"""One typed, lazily read view of ``settings.CICD``.
+
+Every attribute is read from ``django.conf.settings`` at access time, so ``override_settings(CICD=...)``
+works in tests and nothing is frozen at import. Validation lives in :mod:`django_cicd.system_checks`;
+this module only returns values (with defaults) and never raises for a bad type, so that the
+system checks can report every problem at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.conf import settings
+
+#: Every key ``settings.CICD`` may hold, with its default. The system checks reject others.
+DEFAULTS: dict[str, Any] = {
+    # predeploy
+    "CHECKS": [],  # dotted paths of modules or check functions to register
+    "WAIVERS": [],  # [{"id", "reason", "expires", "environments"}]
+    "FAIL_LEVEL": "warning",
+    "ENVIRONMENT": None,  # the stage; None reads the DJANGO_ENV environment variable
+    "ENVIRONMENT_VARIABLE": "DJANGO_ENV",
+    "STATIC_CHECK": True,
+    "SECRETS": [],  # extra setting names or environment variable names whose values are secret
+    # migration safety analysis
+    "MIGRATION_SAFETY": {},  # {app_label: {"accept": {rule_id: reason}}}
+    # safe_migrate / rollback_release
+    "LOCK_WAIT": 600,  # seconds a second migrator waits for the deploy lock
+    "LOCK_TIMEOUT": None,  # database lock_timeout during migrations (seconds)
+    "STATEMENT_TIMEOUT": None,  # database statement timeout during migrations (seconds)
+    "PRODUCTION_ENVIRONMENTS": ["production"],
+    "IMAGE_VARIABLE": "CICD_IMAGE",
+    "DOCKER_TAG": "current",
+    # safe_migrate backups (through django-dbbackup)
+    "BACKUP_COMPRESS": False,  # gzip the backup (dbbackup --compress)
+    "BACKUP_ENCRYPT": False,  # GPG-encrypt the backup (dbbackup --encrypt, DBBACKUP_GPG_RECIPIENT)
+    # environment contract and Sentry
+    "ENV_CONTRACT": None,  # dotted path of a django_cicd.env.Contract; None: the one the settings loaded
+    "SENTRY_STAGES": [],  # stages in which predeploy requires Sentry to be set up (it is an optional extra)
+    "SENTRY_MONITORS": {},  # {"safe_migrate": "monitor-slug", ...}; default slugs are the command names
+    "SENTRY_FLUSH_TIMEOUT": 5,  # seconds a command waits for Sentry to receive its events before exiting
+}
+
+
+class CicdSettings:
+    """Attribute access to ``settings.CICD`` with defaults; re-read on every access."""
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        value = getattr(settings, "CICD", {})
+        return value if isinstance(value, Mapping) else {}
+
+    def get(self, key: str) -> Any:
+        if key not in DEFAULTS:
+            raise AttributeError(f"CICD has no setting {key!r}")
+        return self.raw.get(key, DEFAULTS[key])
+
+    @property
+    def CHECKS(self) -> Sequence[str]:
+        value = self.get("CHECKS")
+        return list(value) if isinstance(value, (list, tuple)) else []
+
+    @property
+    def WAIVERS(self) -> Sequence[Mapping[str, Any]]:
+        value = self.get("WAIVERS")
+        return [w for w in value if isinstance(w, Mapping)] if isinstance(value, (list, tuple)) else []
+
+    @property
+    def FAIL_LEVEL(self) -> str:
+        return str(self.get("FAIL_LEVEL")).lower()
+
+    @property
+    def ENVIRONMENT_VARIABLE(self) -> str:
+        return str(self.get("ENVIRONMENT_VARIABLE"))
+
+    @property
+    def ENVIRONMENT(self) -> str | None:
+        """The deploy stage: ``CICD["ENVIRONMENT"]``, else the ``DJANGO_ENV`` variable, else None."""
+        value = self.get("ENVIRONMENT")
+        if value:
+            return str(value)
+        return os.environ.get(self.ENVIRONMENT_VARIABLE) or None
+
+    @property
+    def STATIC_CHECK(self) -> bool:
+        return bool(self.get("STATIC_CHECK"))
+
+    @property
+    def SECRETS(self) -> Sequence[str]:
+        value = self.get("SECRETS")
+        return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+
+    @property
+    def MIGRATION_SAFETY(self) -> Mapping[str, Any]:
+        value = self.get("MIGRATION_SAFETY")
+        return value if isinstance(value, Mapping) else {}
+
+    def _seconds(self, key: str) -> float | None:
+        value = self.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            default: float | None = DEFAULTS[key]  # invalid values are reported by django_cicd.E006
+            return default
+        return float(value)
+
+    @property
+    def LOCK_WAIT(self) -> float:
+        return self._seconds("LOCK_WAIT") or 0.0
+
+    @property
+    def LOCK_TIMEOUT(self) -> float | None:
+        return self._seconds("LOCK_TIMEOUT")
+
+    @property
+    def STATEMENT_TIMEOUT(self) -> float | None:
+        return self._seconds("STATEMENT_TIMEOUT")
+
+    @property
+    def PRODUCTION_ENVIRONMENTS(self) -> Sequence[str]:
+        value = self.get("PRODUCTION_ENVIRONMENTS")
+        return [str(v) for v in value] if isinstance(value, (list, tuple)) else ["production"]
+
+    @property
+    def IMAGE_VARIABLE(self) -> str:
+        return str(self.get("IMAGE_VARIABLE"))
+
+    @property
+    def DOCKER_TAG(self) -> str:
+        return str(self.get("DOCKER_TAG"))
+
+    @property
+    def BACKUP_COMPRESS(self) -> bool:
+        return self.get("BACKUP_COMPRESS") is True
+
+    @property
+    def BACKUP_ENCRYPT(self) -> bool:
+        return self.get("BACKUP_ENCRYPT") is True
+
+    @property
+    def ENV_CONTRACT(self) -> str | None:
+        value = self.get("ENV_CONTRACT")
+        return str(value) if value else None
+
+    @property
+    def SENTRY_STAGES(self) -> Sequence[str]:
+        value = self.get("SENTRY_STAGES")
+        return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+
+    @property
+    def SENTRY_MONITORS(self) -> Mapping[str, str]:
+        value = self.get("SENTRY_MONITORS")
+        return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
+
+    @property
+    def SENTRY_FLUSH_TIMEOUT(self) -> float:
+        value = self.get("SENTRY_FLUSH_TIMEOUT")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 5.0
+
+
+cicd_settings = CicdSettings()

@@ -1,0 +1,225 @@
+"""``manage.py env``: the environment contract, variable by variable. Exit 0 all good, 1 problems, 2 could not run."""
+
+from __future__ import annotations
+
+import json
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from django_cicd import env
+from django_cicd.management.base import CicdCommand, add_output_options, answer_is_no, could_not_run
+from django_cicd.redaction import redact
+
+SCHEMA = "django-cicd/env"
+SCHEMA_VERSION = 1
+
+
+def reading_document(reading: env.Reading) -> dict[str, Any]:
+    """The ``--format json`` document (secret values never in it: only whether they are set)."""
+    contract = reading.contract
+    variables = []
+    for state in reading.states:
+        var = state.var
+        default = var.default_for(reading.stage)
+        variables.append(
+            {
+                "name": var.name,
+                "type": var.kind,
+                "state": state.state,
+                "source": state.source,
+                "secret": var.secret,
+                "required": var.required_in(reading.stage),
+                "required_in": list(contract.stages) if var.required is True else list(var.required or ()),
+                "value": None if var.secret else _jsonable(state.value),
+                "default": None if var.secret or default is env.UNSET else _jsonable(default),
+                "help": var.help,
+                "problem": state.problem.message if state.problem else None,
+            }
+        )
+    return {
+        "schema": SCHEMA,
+        "version": SCHEMA_VERSION,
+        "stage": reading.stage,
+        "stage_variable": contract.stage_variable,
+        "stages": list(contract.stages),
+        "build": reading.build,
+        "ok": reading.ok,
+        "variables": variables,
+        "problems": [problem.as_dict() for problem in reading.problems],
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if hasattr(value, "geturl"):
+        return str(value.geturl())
+    return str(value)
+
+
+def _shown(state: env.VariableState) -> str:
+    if state.var.secret:
+        return "(secret)" if state.state in {"set", "default", "placeholder"} else ""
+    if state.value is None:
+        return ""
+    value = state.value
+    text = value if isinstance(value, str) else str(value) if isinstance(value, Path) else json.dumps(_jsonable(value))
+    return text if len(text) <= 50 else text[:49] + "…"
+
+
+def render_text(reading: env.Reading, style: Any) -> str:
+    rows = [("NAME", "TYPE", "STATE", "SOURCE", "REQUIRED", "VALUE")]
+    for state in reading.states:
+        rows.append(
+            (
+                state.var.name,
+                state.var.kind + (" secret" if state.var.secret else ""),
+                state.state,
+                state.source or "-",
+                "yes" if state.var.required_in(reading.stage) else "no",
+                _shown(state),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    paint = {"missing": style.ERROR, "invalid": style.ERROR, "placeholder": style.WARNING}
+    stage = reading.stage or "unknown"
+    lines = [
+        style.MIGRATE_HEADING(
+            f"environment contract: {len(reading.states)} variables, stage {stage} "
+            f"({reading.contract.stage_variable}){', build phase' if reading.build else ''}"
+        )
+    ]
+    for index, row in enumerate(rows):
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
+        if index > 0:
+            cells[2] = paint.get(row[2], lambda text: text)(cells[2])
+        lines.append(("  " + "  ".join([*cells, row[-1]])).rstrip())
+    if reading.problems:
+        lines.append(style.ERROR(f"{len(reading.problems)} problem{'s' if len(reading.problems) != 1 else ''}:"))
+        lines.extend(f"  - {problem}" for problem in reading.problems)
+    else:
+        lines.append(style.SUCCESS("every variable is set or has a default"))
+    return "\n".join(lines) + "\n"
+
+
+def example_differences(contract: env.Contract, text: str) -> list[str]:
+    """Why ``text`` (a .env.example) is out of sync with the contract; empty when it is not."""
+    expected = dict(env.example_entries(contract))
+    found = env.parse_example(text)
+    found_names = [name for name, _value in found]
+    found_map = dict(found)
+    problems = []
+    missing = [name for name in expected if name not in found_map]
+    extra = [name for name in found_names if name not in expected]
+    duplicated = sorted({name for name in found_names if found_names.count(name) > 1})
+    if missing:
+        problems.append(f"missing from the file: {', '.join(missing)}")
+    if extra:
+        problems.append(f"not in the contract: {', '.join(extra)}")
+    if duplicated:
+        problems.append(f"set more than once: {', '.join(duplicated)}")
+    for name, value in expected.items():
+        if name in found_map and found_map[name] != value and not contract_is_secret(contract, name):
+            problems.append(f"{name} is {found_map[name]!r} in the file but {value!r} in the contract")
+    return problems
+
+
+def contract_is_secret(contract: env.Contract, name: str) -> bool:
+    try:
+        return contract[name].secret
+    except KeyError:
+        return False
+
+
+class Command(CicdCommand):
+    help = (
+        "Show every variable of the settings' environment contract with its state (set, default, "
+        "missing, invalid; secrets only as set or not), write .env.example (--example) or check it "
+        "(--check-example). Exit 0: no problem; 1: a variable is missing or invalid, or the example "
+        "is out of date; 2: could not run."
+    )
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        add_output_options(parser)
+        parser.add_argument(
+            "--stage",
+            default=None,
+            help="Check the environment against this stage (default: the one the environment selects).",
+        )
+        action = parser.add_mutually_exclusive_group()
+        action.add_argument(
+            "--example",
+            action="store_true",
+            help="Write .env.example from the contract (to stdout, or to --output FILE).",
+        )
+        action.add_argument(
+            "--check-example",
+            metavar="FILE",
+            help="Fail when FILE lists other variables or other example values than the contract.",
+        )
+
+    def handle(
+        self,
+        *args: Any,
+        format: str,
+        output: str | None,
+        stage: str | None,
+        example: bool,
+        check_example: str | None,
+        **options: Any,
+    ) -> None:
+        try:
+            contract = env.get_contract()
+        except ImproperlyConfigured as exc:
+            raise could_not_run(str(exc)) from exc
+        if contract is None:
+            raise could_not_run(
+                "No environment contract is loaded: the settings never called Contract.load() and "
+                "CICD['ENV_CONTRACT'] is not set; declare one as the settings guide shows."
+            )
+        if example:
+            self.write_output(contract.render_example(), output)
+            return
+        if check_example is not None:
+            self._check_example(contract, check_example)
+            return
+        if stage is not None and stage not in contract.stages:
+            raise could_not_run(
+                f"--stage {stage!r} is not a stage of the contract; use one of {', '.join(contract.stages)}."
+            )
+        reading = contract.read(stage=stage, build=False if stage is not None else None)
+        document = reading_document(reading)
+        text = render_text(reading, self.style)
+        if format == "json":
+            self.write_output(json.dumps(document, indent=2) + "\n", output, text=text)
+        else:
+            self.write_output(text, output)
+        if reading.problems:
+            count = len(reading.problems)
+            raise answer_is_no(
+                f"{count} variable{'s are' if count != 1 else ' is'} missing or invalid for stage "
+                f"{reading.stage or 'unknown'}; set {'them' if count != 1 else 'it'} in the environment."
+            )
+
+    def _check_example(self, contract: env.Contract, path: str) -> None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise could_not_run(f"cannot read {path}: {exc.strerror or exc}.") from exc
+        differences = example_differences(contract, text)
+        if differences:
+            for line in differences:
+                self.stdout.write(redact(f"  - {line}"))
+            raise answer_is_no(
+                f"{path} is out of sync with the environment contract; regenerate it with "
+                f"`manage.py env --example --output {path}`."
+            )
+        self.stdout.write(self.style.SUCCESS(f"{path} matches the environment contract."))

@@ -1,0 +1,229 @@
+"""``manage.py rollback_release``: back to a previous release, the database first (reversed with this
+code, or restored from the release's backup), then the image. Exit 0 done, 1 refused or failed, 2 could
+not run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from argparse import ArgumentParser
+from typing import Any
+
+from django_cicd import rollback
+from django_cicd.management.base import CicdCommand, add_output_options, answer_is_no, could_not_run
+from django_cicd.migrating import StepResult
+from django_cicd.planning import format_state
+from django_cicd.rollback import RollbackOptions, RollbackPlan, RollbackResult
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError(value)
+    return number
+
+
+class Command(CicdCommand):
+    help = (
+        "Roll the database back to a previous release recorded in the ledger (reverse its migrations with "
+        "this code, or --restore-backup), then switch the image (--docker-service, --docker-image). "
+        "Exit 0: done; 1: refused or failed (the report says where the database is); 2: could not run."
+    )
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        add_output_options(parser)
+        parser.add_argument("--database", default="default", help="The database alias (default: default).")
+        target = parser.add_mutually_exclusive_group()
+        target.add_argument(
+            "--to", metavar="RELEASE", help="The release to go back to: a name or a ledger id (manage.py releases)."
+        )
+        target.add_argument(
+            "--steps", type=int, default=1, help="Go back N succeeded deploys (default 1: the previous release)."
+        )
+        parser.add_argument("--plan", action="store_true", help="Show the plan and its checks; change nothing.")
+        parser.add_argument("--sql", action="store_true", help="Like --plan, with the SQL of each reversal.")
+        parser.add_argument(
+            "--accept-data-loss",
+            "--allow-data-loss",
+            dest="accept_data_loss",
+            action="store_true",
+            help="Roll back even though the reverse drops columns or tables holding data (they are counted).",
+        )
+        parser.add_argument(
+            "--restore-backup",
+            action="store_true",
+            help="Restore the backup taken before the oldest release being undone instead of reversing.",
+        )
+        parser.add_argument(
+            "--no-backup", action="store_true", help="Do not back up first (refused in production without --force)."
+        )
+        parser.add_argument("--force", action="store_true", help="Allow --no-backup in a production environment.")
+        parser.add_argument(
+            "--noinput", "--no-input", dest="interactive", action="store_false", help="Do not ask for confirmation."
+        )
+        parser.add_argument("--environment", help="The stage (default: CICD['ENVIRONMENT'] or $DJANGO_ENV).")
+        parser.add_argument(
+            "--lock-wait", type=_seconds, metavar="SECONDS", help="How long to wait for the deploy lock."
+        )
+        parser.add_argument("--lock-timeout", type=_seconds, metavar="SECONDS", help="As safe_migrate --lock-timeout.")
+        parser.add_argument(
+            "--statement-timeout", type=_seconds, metavar="SECONDS", help="As safe_migrate --statement-timeout."
+        )
+        parser.add_argument(
+            "--docker-service",
+            metavar="NAME",
+            help="After the database, update this Swarm service to the target release's image (by digest).",
+        )
+        parser.add_argument(
+            "--docker-image",
+            metavar="REPO",
+            help="After the database, tag the target release's image as REPO:TAG (a plain Docker host).",
+        )
+        parser.add_argument("--docker-tag", metavar="TAG", help="The tag for --docker-image (CICD['DOCKER_TAG']).")
+        parser.add_argument(
+            "--docker-timeout",
+            type=_seconds,
+            default=300.0,
+            metavar="SECONDS",
+            help="How long to wait for the Swarm service to converge (default 300).",
+        )
+
+    def handle(
+        self,
+        *args: Any,
+        format: str,
+        output: str | None,
+        database: str,
+        to: str | None,
+        steps: int,
+        plan: bool,
+        sql: bool,
+        accept_data_loss: bool,
+        restore_backup: bool,
+        no_backup: bool,
+        force: bool,
+        interactive: bool,
+        environment: str | None,
+        lock_wait: float | None,
+        lock_timeout: float | None,
+        statement_timeout: float | None,
+        docker_service: str | None,
+        docker_image: str | None,
+        docker_tag: str | None,
+        docker_timeout: float,
+        **options: Any,
+    ) -> None:
+        if docker_service and docker_image:
+            raise could_not_run("--docker-service and --docker-image cannot be combined; choose one")
+        if docker_tag and not docker_image:
+            raise could_not_run("--docker-tag needs --docker-image")
+        if steps < 1:
+            raise could_not_run(f"--steps must be 1 or more, not {steps}")
+        self.json_progress = format == "json" and not output
+        rollback_options = RollbackOptions(
+            database=database,
+            to=to,
+            steps=steps,
+            accept_data_loss=accept_data_loss,
+            restore_backup=restore_backup,
+            backup=not no_backup,
+            force=force,
+            environment=environment,
+            lock_wait=lock_wait,
+            lock_timeout=lock_timeout,
+            statement_timeout=statement_timeout,
+            docker_service=docker_service,
+            docker_image=docker_image,
+            docker_tag=docker_tag,
+            docker_timeout=docker_timeout,
+            with_sql=sql,
+            confirm=self._confirm if interactive and not (plan or sql) else None,
+        )
+        try:
+            if plan or sql:
+                planned = rollback.plan_rollback(rollback_options)
+                result = RollbackResult(status="planned", plan=planned)
+            else:
+                result = rollback.run_rollback(rollback_options, progress=self._progress)
+        except rollback.CouldNotRollBack as exc:
+            raise could_not_run(str(exc)) from exc
+        text = self._render_text(result, rollback_options)
+        rendered = json.dumps(result.as_dict(), indent=2) + "\n" if format == "json" else text
+        self.write_output(rendered, output, text=text)
+        if result.exit_code or (result.status == "planned" and result.plan.refused):
+            raise answer_is_no(result.summary)
+
+    # --- input and output -------------------------------------------------------------------
+
+    def _confirm(self, question: str) -> bool:
+        if not sys.stdin or not sys.stdin.isatty():
+            return False
+        self.stdout.write(f"{question} Type 'yes' to continue: ", ending="")
+        self.stdout.flush()
+        return input().strip().lower() == "yes"
+
+    def _progress(self, action: str, step: StepResult) -> None:
+        seconds = f" ({step.seconds:.3f}s)" if step.seconds is not None else ""
+        lines = {
+            "unapply_start": f"  reversing {step.label} ...",
+            "unapply_success": f"  reversed  {step.label}{seconds}",
+            "unapply_failed": f"  FAILED    {step.label}{seconds}",
+        }
+        if action in lines:
+            stream = self.stderr if self.json_progress else self.stdout
+            stream.write(lines[action])
+            stream.flush()
+
+    def _render_text(self, result: RollbackResult, options: RollbackOptions) -> str:
+        plan = result.plan
+        lines = [self._headline(plan)]
+        lines.append(f"  now      {format_state(plan.state_before) or '(no migrations)'}")
+        if plan.target_state:
+            lines.append(f"  target   {format_state(plan.target_state)}")
+        for release in plan.undone:
+            lines.append(f"  undo     release {release.name} (ledger row {release.pk})")
+        if plan.mode == "restore" and plan.restore is not None:
+            lines.append(
+                f"  restore  {plan.restore.backup_name} (sha256 {plan.restore.backup_sha256[:16]}, taken before "
+                f"release {plan.restore.name})"
+            )
+        if result.backup:
+            b = result.backup
+            lines.append(f"  backup   {b.name} ({b.size} bytes, sha256 {b.sha256[:16]}, verified) in {b.storage}")
+        for step in plan.steps:
+            seconds = f"{step.seconds:8.3f}s" if step.seconds is not None else " " * 9
+            status = "reverse" if step.status == "pending" else step.status
+            lines.append(f"  {status:<8} {seconds}  {step.label}")
+            lines.extend(f"    {sql}" for sql in plan.sql.get(step.label, []))
+        for loss in plan.data_loss:
+            what = {"rows": "row(s)", "non-default": "row(s) not at the default", "non-null": "non-NULL row(s)"}
+            lines.append(f"  drops    {loss.where}: {loss.rows} {what.get(loss.counted, 'row(s)')} ({loss.migration})")
+        for item in plan.irreversible:
+            lines.append(f"  cannot   {item['message']}")
+        if plan.image:
+            switch = options.docker_service or options.docker_image
+            how = f" on {switch}" if switch else " (no --docker-service / --docker-image: not switched)"
+            lines.append(f"  image    {plan.image}{how}")
+        if result.image_switch:
+            lines.append(f"  switched {result.image_switch.get('summary')}")
+        if result.state_after is not None:
+            lines.append(f"  after    {format_state(result.state_after) or '(no migrations)'}")
+        if result.error:
+            lines.append(f"  error    {result.error}")
+        for refusal in plan.refusals:
+            lines.append(f"  refused  {refusal}")
+        for note in [*plan.notes, *result.notes]:
+            lines.append(f"  note     {note}")
+        if result.ledger_id is not None:
+            lines.append(f"  ledger   row {result.ledger_id} (manage.py releases --database {plan.database})")
+        ok = result.exit_code == 0 and not (result.status == "planned" and plan.refused)
+        lines.append((self.style.SUCCESS if ok else self.style.ERROR)(result.summary))
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _headline(plan: RollbackPlan) -> str:
+        source = f"release {plan.from_release}" if plan.from_release else "the current state"
+        target = f"release {plan.to_release}" if plan.to_release else "?"
+        how = "restore the backup" if plan.mode == "restore" else f"reverse {len(plan.steps)} migration(s)"
+        return f"rollback_release on database {plan.database!r}: from {source} to {target}; {how}"

@@ -1,0 +1,65 @@
+"""Renderers of one :class:`~django_cicd.report.Report`: text, json, junit, github, gitlab, sarif.
+
+Each renderer returns a string; :func:`render` picks one by name and passes the result through
+:func:`~django_cicd.redaction.redact`, so that no format can leak a secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from django.core.management.color import Style, no_style
+
+from django_cicd.redaction import redact, redact_value, secret_values
+from django_cicd.report import Report
+from django_cicd.reporting import codequality, github, json_format, junit, sarif, text
+
+FORMATS: dict[str, Callable[[Report], str]] = {
+    "json": json_format.render,
+    "junit": junit.render,
+    "github": github.render,
+    "gitlab": codequality.render,
+    "sarif": sarif.render,
+}
+MACHINE_FORMATS = tuple(FORMATS)
+ALL_FORMATS = ("text", *MACHINE_FORMATS)
+
+
+def redact_report(report: Report) -> Report:
+    """A copy of ``report`` with secrets masked in every string field, ready to be encoded."""
+    secrets = secret_values()
+    results = []
+    for result in report.results:
+        findings = [
+            dataclasses.replace(
+                finding,
+                message=redact_value(finding.message, secrets),
+                hint=redact_value(finding.hint, secrets),
+                location=dataclasses.replace(finding.location, path=redact_value(finding.location.path, secrets))
+                if finding.location
+                else None,
+                waiver=dataclasses.replace(finding.waiver, reason=redact_value(finding.waiver.reason, secrets))
+                if finding.waiver
+                else None,
+                extra=redact_value(finding.extra, secrets),
+            )
+            for finding in result.findings
+        ]
+        results.append(
+            dataclasses.replace(
+                result,
+                title=redact_value(result.title, secrets),
+                skipped_reason=redact_value(result.skipped_reason, secrets),
+                description=redact_value(result.description, secrets),
+                findings=findings,
+            )
+        )
+    return dataclasses.replace(report, results=results)
+
+
+def render(report: Report, format: str, style: Style | None = None) -> str:
+    """Render ``report`` in ``format``: fields are masked before encoding, the output once more after."""
+    safe = redact_report(report)
+    output = text.render(safe, style or no_style()) if format == "text" else FORMATS[format](safe)
+    return redact(output)

@@ -1,0 +1,897 @@
+"""The rollback behind ``manage.py rollback_release``: back to a previous release, schema first, then image.
+
+Python API::
+
+    from django_cicd.rollback import RollbackOptions, plan_rollback, run_rollback
+
+    plan = plan_rollback(RollbackOptions(database="default"))     # changes nothing
+    plan.refusals, plan.steps, plan.data_loss, plan.as_dict()
+    result = run_rollback(RollbackOptions(database="default", accept_data_loss=True))
+    result.status, result.exit_code, result.as_dict()
+
+The target is a release recorded in the ledger (by default the succeeded deploy before the current
+one). Two ways back:
+
+- **reverse** (default): the migrations applied since the target are unapplied with *this* code, which
+  still has their files. Before anything changes, the whole reverse plan is checked: operations without
+  a reverse refuse it, and every column and table the reverse would drop is counted; rows holding data
+  refuse it unless ``accept_data_loss``.
+- **restore** (``restore_backup``): the backup taken just before the oldest release being undone is
+  restored through django-dbbackup, after its sha256 and its recorded migration state are checked.
+
+Either way a verified backup of the database as it is now is taken first (so the rollback itself can
+be undone), under the deploy lock, with a ledger row of kind ``rollback``. The image switch (Swarm
+service or re-tag, :mod:`django_cicd.containers`) comes only after the database is back.
+
+Errors that happen before anything changed raise :class:`CouldNotRollBack` (exit code 2); a refusal or
+a failure is a :class:`RollbackResult` with exit code 1 whose notes say where the database is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from django.apps import apps as global_apps
+from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
+from django.db import DatabaseError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations import operations as ops
+from django.db.migrations.exceptions import InconsistentMigrationHistory
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.migration import Migration
+from django.db.models import NOT_PROVIDED, Value
+from django.utils import timezone
+
+from django_cicd import backups, hooks, ledger, locking, planning
+from django_cicd.conf import cicd_settings
+from django_cicd.exit_codes import ExitCode
+from django_cicd.migrating import StepResult, drop_new_tables, session_timeouts, terminate_as_exit
+from django_cicd.models import Release
+from django_cicd.redaction import redact
+
+COMMAND = "rollback_release"
+#: django_cicd's own app is never reversed: its table holds the ledger the rollback writes to.
+LEDGER_APP = "django_cicd"
+Progress = Callable[[str, StepResult], None]
+
+
+class CouldNotRollBack(Exception):
+    """Nothing was changed: bad input, unreachable database, lock not obtained, backup impossible."""
+
+
+@dataclass
+class RollbackOptions:
+    database: str = "default"
+    #: A release name or ledger id; None: ``steps`` succeeded deploys back from the current one.
+    to: str | None = None
+    steps: int = 1
+    accept_data_loss: bool = False
+    restore_backup: bool = False
+    backup: bool = True
+    force: bool = False
+    environment: str | None = None
+    lock_wait: float | None = None
+    lock_timeout: float | None = None
+    statement_timeout: float | None = None
+    docker_service: str | None = None
+    docker_image: str | None = None
+    docker_tag: str | None = None
+    docker_timeout: float = 300.0
+    with_sql: bool = False
+    #: Asked before a restore (the data written since the backup is lost); None answers yes (--noinput).
+    confirm: Callable[[str], bool] | None = None
+
+
+@dataclass
+class DataLoss:
+    """A table or column the reverse plan drops, and how many rows hold data there now."""
+
+    migration: str
+    operation: str
+    table: str
+    column: str | None
+    rows: int
+    #: "non-null" (a column: rows whose value is not NULL and not the column's default) or "rows" (a table).
+    counted: str
+
+    @property
+    def where(self) -> str:
+        return f'"{self.table}"."{self.column}"' if self.column else f'table "{self.table}"'
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "migration": self.migration,
+            "operation": self.operation,
+            "table": self.table,
+            "column": self.column,
+            "rows": self.rows,
+            "counted": self.counted,
+        }
+
+
+@dataclass
+class RollbackPlan:
+    database: str
+    vendor: str
+    mode: str  # reverse, restore
+    state_before: dict[str, str | None]
+    current: Release | None = None
+    target: Release | None = None
+    undone: list[Release] = field(default_factory=list)
+    target_state: dict[str, str | None] = field(default_factory=dict)
+    steps: list[StepResult] = field(default_factory=list)
+    sql: dict[str, list[str]] = field(default_factory=dict)
+    data_loss: list[DataLoss] = field(default_factory=list)
+    irreversible: list[dict[str, Any]] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    restore: Release | None = None  # the undone release whose backup a restore uses
+    restore_age: float | None = None  # seconds between that backup and now
+    migrations: list[Migration] = field(default_factory=list, repr=False)
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.refusals)
+
+    @property
+    def image(self) -> str:
+        return self.target.image if self.target else ""
+
+    @property
+    def from_release(self) -> str:
+        return self.current.name if self.current else ""
+
+    @property
+    def to_release(self) -> str:
+        return self.target.name if self.target else ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "vendor": self.vendor,
+            "mode": self.mode,
+            "from_release": _release_dict(self.current),
+            "to_release": _release_dict(self.target),
+            "undone": [_release_dict(r) for r in self.undone],
+            "state_before": self.state_before,
+            "target_state": self.target_state,
+            "steps": [
+                {**s.as_dict(), "backwards": True, **({"sql": self.sql.get(s.label, [])} if self.sql else {})}
+                for s in self.steps
+            ],
+            "data_loss": [d.as_dict() for d in self.data_loss],
+            "irreversible": self.irreversible,
+            "restore_backup": {
+                "release": self.restore.name,
+                "name": self.restore.backup_name,
+                "sha256": self.restore.backup_sha256,
+                "age_seconds": None if self.restore_age is None else round(self.restore_age, 1),
+            }
+            if self.restore is not None
+            else None,
+            "image": self.image or None,
+            "refusals": self.refusals,
+            "notes": self.notes,
+        }
+
+
+def _release_dict(release: Release | None) -> dict[str, Any] | None:
+    if release is None:
+        return None
+    return {
+        "id": release.pk,
+        "name": release.name,
+        "status": release.status,
+        "started_at": release.started_at.isoformat() if release.started_at else None,
+        "image": release.image or None,
+    }
+
+
+@dataclass
+class RollbackResult:
+    #: planned, nothing_to_do, rolled_back, refused, failed
+    status: str
+    plan: RollbackPlan
+    backup: backups.BackupInfo | None = None
+    ledger_id: int | None = None
+    state_after: dict[str, str | None] | None = None
+    error: str = ""
+    notes: list[str] = field(default_factory=list)
+    image_switch: dict[str, Any] | None = None
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return ExitCode.OK if self.status in {"planned", "nothing_to_do", "rolled_back"} else ExitCode.NO
+
+    @property
+    def summary(self) -> str:
+        plan = self.plan
+        where = f"database {plan.database!r}"
+        to = f"release {plan.to_release}" if plan.to_release else "the previous release"
+        if self.status == "planned":
+            verb = "would be refused" if plan.refused else "would run"
+            return f"rollback_release --plan: the rollback of {where} to {to} {verb}; nothing was changed"
+        if self.status == "refused":
+            return f"rollback_release REFUSED on {where}: {plan.refusals[0] if plan.refusals else self.error}"
+        if self.status == "nothing_to_do":
+            return f"rollback_release: {where} is already at the state of {to}; nothing was reversed"
+        if self.status == "rolled_back":
+            how = (
+                f"restored the backup {plan.restore.backup_name}"
+                if plan.mode == "restore" and plan.restore
+                else f"reversed {sum(1 for s in plan.steps if s.status == 'reversed')} migration(s)"
+            )
+            image = ""
+            if self.image_switch:
+                image = f"; {self.image_switch.get('summary')}"
+            return f"rollback_release: {where} is back at {to} ({how}){image}"
+        return f"rollback_release FAILED on {where}: {self.error or 'see the notes above'}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "django-cicd/rollback_release",
+            "version": 1,
+            "status": self.status,
+            "exit_code": int(self.exit_code),
+            **self.plan.as_dict(),
+            "backup": self.backup.as_dict() if self.backup else None,
+            "ledger_id": self.ledger_id,
+            "state_after": self.state_after,
+            "image_switch": self.image_switch,
+            "error": self.error,
+            "notes": [*self.plan.notes, *self.notes],
+            "seconds": round(self.seconds, 4),
+            "summary": self.summary,
+        }
+
+
+# --- planning ------------------------------------------------------------------------------------
+
+
+def _connect(alias: str) -> BaseDatabaseWrapper:
+    if alias not in connections.settings:
+        raise CouldNotRollBack(f"unknown database alias {alias!r}; DATABASES has: {', '.join(connections.settings)}")
+    connection = connections[alias]
+    try:
+        connection.ensure_connection()
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CouldNotRollBack(
+            f"cannot connect to database {alias!r} ({connection.vendor}): {type(exc).__name__}: {first}; check "
+            f"DATABASES[{alias!r}] and that the server is reachable from here"
+        ) from exc
+    return connection
+
+
+def _executor(connection: BaseDatabaseWrapper) -> MigrationExecutor:
+    executor = MigrationExecutor(connection)
+    try:
+        executor.loader.check_consistent_history(connection)
+    except InconsistentMigrationHistory as exc:
+        raise CouldNotRollBack(
+            f"the migration history of database {connection.alias!r} is inconsistent: {exc}"
+        ) from exc
+    return executor
+
+
+def _deploys(alias: str) -> Any:
+    return Release.objects.using(alias).filter(database=alias, kind="deploy")
+
+
+def _find_target(options: RollbackOptions, current: Release) -> Release:
+    alias = options.database
+    deploys = _deploys(alias).filter(status__in=["succeeded", "rolled_back"])
+    wanted = (options.to or "").strip()
+    found: Release | None = None
+    if wanted.isdigit():
+        found = deploys.filter(pk=int(wanted)).first()
+    if found is None:
+        found = deploys.filter(name=wanted).order_by("-started_at", "-id").first()
+    if found is None:
+        known = list(dict.fromkeys(_deploys(alias).filter(status="succeeded").values_list("name", flat=True)[:10]))
+        raise CouldNotRollBack(
+            f"no succeeded deploy named {wanted!r} (or with that ledger id) in the ledger of database {alias!r}; "
+            f"recent ones: {', '.join(known) or 'none'} (manage.py releases --database {alias})"
+        )
+    return found
+
+
+def _count(connection: BaseDatabaseWrapper, sql: str, params: list[Any]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _constant_default(operation: Any, connection: BaseDatabaseWrapper) -> tuple[bool, Any]:
+    """(True, value) when the AddField gives its column one constant default: rows still holding it hold
+    no data of their own."""
+    if not isinstance(operation, ops.AddField):
+        return False, None
+    field_ = operation.field
+    value: Any = NOT_PROVIDED
+    if isinstance(field_.db_default, Value):
+        value = field_.db_default.value
+    elif field_.db_default is not NOT_PROVIDED and not hasattr(field_.db_default, "resolve_expression"):
+        value = field_.db_default
+    elif field_.has_default() and not callable(field_.default):
+        value = field_.default
+    if value is NOT_PROVIDED or value is None:
+        return False, None
+    try:
+        return True, field_.get_db_prep_value(value, connection)
+    except Exception:  # noqa: BLE001 (a default that cannot be prepared: count every non-NULL value)
+        return False, None
+
+
+def _count_loss(
+    connection: BaseDatabaseWrapper, table: str, column: str | None, operation: Any, tables: set[str]
+) -> tuple[int, str]:
+    if table not in tables:
+        return 0, "rows"
+    quote = connection.ops.quote_name
+    if column is None:
+        return _count(connection, f"SELECT COUNT(*) FROM {quote(table)}", []), "rows"  # noqa: S608
+    with connection.cursor() as cursor:
+        columns = {c.name for c in connection.introspection.get_table_description(cursor, table)}
+    if column not in columns:
+        return 0, "non-null"
+    sql = f"SELECT COUNT(*) FROM {quote(table)} WHERE {quote(column)} IS NOT NULL"  # noqa: S608
+    has_default, default = _constant_default(operation, connection)
+    if has_default:
+        return _count(connection, f"{sql} AND {quote(column)} <> %s", [default]), "non-default"
+    return _count(connection, sql, []), "non-null"
+
+
+def _check_reverse(
+    plan: RollbackPlan, connection: BaseDatabaseWrapper, executor: MigrationExecutor, accept: bool
+) -> None:
+    """Irreversible operations, columns added back NOT NULL into full tables, and data loss."""
+    from django_cicd.migrations_safety import analyse_plan
+    from django_cicd.migrations_safety.rules import PREFIX
+
+    steps = [planning.PlanStep(m, backwards=True) for m in plan.migrations]
+    report = analyse_plan(steps, database=connection.alias, loader=executor.loader, direction="backwards")
+    migrations = {f"{m.app_label}.{m.name}": m for m in plan.migrations}
+    tables = set(connection.introspection.table_names())
+    for finding in report.irreversible:
+        plan.irreversible.append(
+            {"migration": finding.migration_label, "operation": finding.operation, "message": redact(finding.message)}
+        )
+    if plan.irreversible:
+        names = ", ".join(f"{i['migration']} ({i['operation']})" for i in plan.irreversible)
+        plan.refusals.append(
+            f"{len(plan.irreversible)} operation(s) in the reverse plan have no reverse: {names}; Django would stop "
+            "there with part of the plan reversed. Restore the backup taken before the release instead "
+            "(--restore-backup)"
+        )
+    for finding in report.noop_reverses:
+        plan.notes.append(f"{finding.migration_label}: {finding.operation} reverses as a no-op: schema back, data not")
+    for finding in report.findings:
+        if finding.rule_id != PREFIX + "reverse_not_null_without_default" or not finding.table:
+            continue
+        if finding.table not in tables:
+            continue
+        rows = _count(connection, f"SELECT COUNT(*) FROM {connection.ops.quote_name(finding.table)}", [])  # noqa: S608
+        if rows:
+            plan.refusals.append(
+                f"{finding.migration_label}: reversing it adds NOT NULL column "
+                f'"{finding.table}"."{finding.column}" back without a default, which fails on the {rows} row(s) of '
+                "the table; restore the backup instead (--restore-backup)"
+            )
+    for finding in report.data_loss:
+        migration = migrations.get(finding.migration_label)
+        operation = (
+            migration.operations[finding.operation_index]
+            if migration is not None and finding.operation_index is not None
+            else None
+        )
+        rows, counted = _count_loss(connection, str(finding.table), finding.column, operation, tables)
+        plan.data_loss.append(
+            DataLoss(finding.migration_label, finding.operation, str(finding.table), finding.column, rows, counted)
+        )
+    lost = [d for d in plan.data_loss if d.rows]
+    if lost:
+        listed = "; ".join(f"{d.where}: {d.rows} row(s)" for d in lost)
+        if accept:
+            plan.notes.append(f"--accept-data-loss: the reverse drops data in {listed}")
+        else:
+            plan.refusals.append(
+                f"the reverse plan drops data: {listed}; the backup taken before the rollback keeps it. Pass "
+                "--accept-data-loss to roll back anyway, or keep this release"
+            )
+
+
+def _normalised(state: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {app: name for app, name in (state or {}).items() if name and app != LEDGER_APP}
+
+
+def _check_restore(plan: RollbackPlan) -> None:
+    """The backup of the oldest undone release: present, intact (sha256), holding the target's state."""
+    candidates = sorted(plan.undone, key=lambda r: (r.started_at, r.pk))
+    with_backup = [r for r in candidates if r.backup_name]
+    if not candidates:
+        plan.refusals.append("no release is being undone, so there is no backup to restore")
+        return
+    if not with_backup or with_backup[0] is not candidates[0]:
+        plan.refusals.append(
+            f"release {candidates[0].name} (ledger row {candidates[0].pk}) recorded no backup, so there is nothing "
+            "to restore to the state before it; roll back by reversing migrations (without --restore-backup)"
+        )
+        return
+    release = with_backup[0]
+    plan.restore = release
+    if _normalised(release.state_before) != _normalised(plan.target_state):
+        plan.refusals.append(
+            f"the backup {release.backup_name} holds the state before release {release.name} "
+            f"({planning.format_state(_normalised(release.state_before))}), not the state of release "
+            f"{plan.to_release} ({planning.format_state(_normalised(plan.target_state))}); pick the release "
+            "right before it with --to"
+        )
+        return
+    metadata = backups.read_metadata(release.backup_name)
+    if metadata.get("state") is not None and _normalised(metadata.get("state")) != _normalised(plan.target_state):
+        plan.refusals.append(
+            f"the metadata of the backup {release.backup_name} records another migration state than release "
+            f"{plan.to_release}: it is not the backup of that state"
+        )
+        return
+    try:
+        sha256, _size = backups.sha256_of(release.backup_name)
+    except (OSError, backups.BackupNotReady) as exc:
+        plan.refusals.append(f"the backup {release.backup_name} cannot be read: {exc}")
+        return
+    if sha256 != release.backup_sha256:
+        plan.refusals.append(
+            f"the backup {release.backup_name} changed since it was taken: its sha256 is {sha256[:12]}..., the "
+            f"ledger recorded {release.backup_sha256[:12]}...; it is not restored"
+        )
+        return
+    taken = release.started_at
+    plan.restore_age = (timezone.now() - taken).total_seconds() if taken else None
+    plan.notes.append(
+        f"the backup {release.backup_name} was taken {_age(plan.restore_age)} ago, before release {release.name}: "
+        "everything written to the database since then is lost by the restore"
+    )
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "an unknown time"
+    return str(dt.timedelta(seconds=int(seconds)))
+
+
+def plan_rollback(options: RollbackOptions) -> RollbackPlan:
+    """What the rollback would do, with every check made; changes nothing. Raises CouldNotRollBack."""
+    alias = options.database
+    connection = _connect(alias)
+    if options.steps < 1:
+        raise CouldNotRollBack(f"--steps must be 1 or more, not {options.steps}")
+    executor = _executor(connection)
+    state_before = planning.state_from_applied(executor.loader, executor.loader.applied_migrations or {})
+    plan = RollbackPlan(
+        database=alias,
+        vendor=connection.vendor,
+        mode="restore" if options.restore_backup else "reverse",
+        state_before=state_before,
+    )
+    if not ledger.table_exists(alias):
+        plan.refusals.append(
+            f"database {alias!r} has no release ledger: nothing records a previous release to go back to "
+            "(safe_migrate writes it)"
+        )
+        return plan
+    succeeded = list(_deploys(alias).filter(status="succeeded").order_by("-started_at", "-id"))
+    if not succeeded:
+        plan.refusals.append(f"no succeeded deploy is recorded in the ledger of database {alias!r}: nothing to undo")
+        return plan
+    plan.current = succeeded[0]
+    if options.to:
+        plan.target = _find_target(options, plan.current)
+    elif len(succeeded) > options.steps:
+        plan.target = succeeded[options.steps]
+    else:
+        plan.refusals.append(
+            f"no previous release: the ledger of database {alias!r} has {len(succeeded)} succeeded deploy(s) "
+            f"({', '.join(r.name for r in succeeded[:5])}), so there is no release {options.steps} step(s) back "
+            "to roll back to"
+        )
+        return plan
+    target = plan.target
+    plan.undone = [
+        r for r in succeeded if (r.started_at, r.pk) > (target.started_at, target.pk or 0) and r.pk != target.pk
+    ]
+    if target.state_after is None:
+        plan.refusals.append(f"release {target.name} (ledger row {target.pk}) has no recorded migration state")
+        return plan
+    plan.target_state = dict(target.state_after)
+    if plan.current.state_after is not None and _normalised(plan.current.state_after) != _normalised(state_before):
+        plan.notes.append(
+            f"the database is not at the state recorded for release {plan.current.name}: it is at "
+            f"{planning.format_state(_normalised(state_before))} (migrations run outside safe_migrate?); the plan "
+            "starts from where it really is"
+        )
+    if plan.mode == "restore":
+        _check_restore(plan)
+        return plan
+    try:
+        steps = planning.reverse_plan(executor, plan.target_state, keep=[LEDGER_APP])
+    except planning.PlanningError as exc:
+        plan.refusals.append(str(exc))
+        return plan
+    plan.migrations = [step.migration for step in steps]
+    plan.steps = [StepResult(m.app_label, m.name, atomic=m.atomic) for m in plan.migrations]
+    if options.with_sql:
+        for migration in plan.migrations:
+            statements = executor.loader.collect_sql([(migration, True)])
+            plan.sql[f"{migration.app_label}.{migration.name}"] = [redact(str(s)) for s in statements]
+    if plan.migrations:
+        _check_reverse(plan, connection, executor, options.accept_data_loss)
+    return plan
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+def run_rollback(options: RollbackOptions, progress: Progress | None = None) -> RollbackResult:
+    """Roll ``options.database`` back; see the module docstring. Raises CouldNotRollBack (exit 2)."""
+    started = time.monotonic()
+    alias = options.database
+    environment = options.environment or cicd_settings.ENVIRONMENT
+    if not options.backup and not options.force and environment in cicd_settings.PRODUCTION_ENVIRONMENTS:
+        raise CouldNotRollBack(
+            f"--no-backup is refused in the {environment!r} environment: without a backup the rollback itself "
+            "cannot be undone; drop --no-backup, or add --force if another backup was taken just now"
+        )
+    _connect(alias)
+    if options.docker_service or options.docker_image:
+        from django_cicd import containers
+
+        try:
+            containers.check_engine(options.docker_service)
+        except containers.ContainerError as exc:
+            raise CouldNotRollBack(f"{exc}; nothing was rolled back") from exc
+    run_id = uuid.uuid4().hex
+    details: dict[str, Any] = {}
+    hooks.send_safely(hooks.run_started, COMMAND, run_id=run_id, release="", environment=environment, database=alias)
+    result: RollbackResult | None = None
+    error: BaseException | None = None
+    try:
+        wait = cicd_settings.LOCK_WAIT if options.lock_wait is None else options.lock_wait
+        holder = {"host": _hostname(), "pid": _pid(), "release": "rollback"}
+        try:
+            with locking.deploy_lock(alias, wait=wait, holder_info=holder), terminate_as_exit():
+                plan = plan_rollback(options)
+                result = RollbackResult(status="failed", plan=plan)
+                details.update(from_release=plan.from_release, to_release=plan.to_release)
+                _run_locked(options, result, environment, progress)
+        except locking.LockNotAcquired as exc:
+            raise CouldNotRollBack(str(exc)) from exc
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        if result is not None:
+            result.seconds = time.monotonic() - started
+        code = ExitCode.COULD_NOT_RUN if isinstance(error, CouldNotRollBack) else ExitCode.NO
+        if error is None and result is not None:
+            code = ExitCode(result.exit_code)
+        summary = str(error) if error is not None else (result.summary if result else "")
+        hooks.send_safely(
+            hooks.run_finished,
+            COMMAND,
+            run_id=run_id,
+            release=details.get("to_release") or "",
+            environment=environment,
+            database=alias,
+            ok=error is None and code == ExitCode.OK,
+            exit_code=int(code),
+            error=error if error is not None else (RuntimeError(result.error) if result and result.error else None),
+            summary=redact(summary),
+            details={
+                **details,
+                "status": result.status if result else "error",
+                "ledger_id": getattr(result, "ledger_id", None),
+            },
+        )
+    return result
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def _run_locked(
+    options: RollbackOptions, result: RollbackResult, environment: str | None, progress: Progress | None
+) -> None:
+    plan = result.plan
+    alias = options.database
+    connection = connections[alias]
+    if plan.refused:
+        result.status = "refused"
+        return
+    assert plan.target is not None
+    assert plan.current is not None
+    if plan.mode == "restore" and options.confirm is not None:
+        question = (
+            f"Restore {plan.restore.backup_name if plan.restore else '?'} into database {alias!r}? Everything "
+            f"written since {_age(plan.restore_age)} ago is lost."
+        )
+        if not options.confirm(question):
+            plan.refusals.append(
+                "the restore was not confirmed (answer yes at the prompt; without a terminal pass --noinput); "
+                "nothing was changed"
+            )
+            result.status = "refused"
+            return
+    if not plan.steps and plan.mode == "reverse":
+        result.notes.append("the database already has the target's schema: nothing to reverse")
+    if options.backup and (plan.steps or plan.mode == "restore"):
+        result.backup = _backup(alias, plan)
+    elif not options.backup:
+        result.notes.append("no backup taken (--no-backup): this rollback cannot be undone by a restore")
+    tables_before = set(connection.introspection.table_names())
+    row = ledger.start_release(
+        name=plan.target.name,
+        kind="rollback",
+        database=alias,
+        state_before=plan.state_before,
+        plan=[{**s.as_dict(), "backwards": True} for s in plan.steps],
+        image_repository=plan.target.image_repository,
+        image_digest=plan.target.image_digest,
+        target=plan.target,
+        environment=environment,
+    )
+    if result.backup:
+        _set_backup_fields(row, result.backup)
+    row.details = {
+        "mode": plan.mode,
+        "from_release": plan.from_release,
+        "undone": [r.pk for r in plan.undone],
+        "data_loss": [d.as_dict() for d in plan.data_loss],
+        "tables_before": sorted(tables_before),
+    }
+    row.status = "migrating"
+    row.save(using=alias)
+    result.ledger_id = row.pk
+    if plan.mode == "restore":
+        ok = _restore(connection, plan, result)
+    else:
+        ok = _reverse(connection, plan, result, options, row, progress)
+    result.state_after = planning.state_from_applied(planning.load_graph(), planning.applied_migrations(alias))
+    if not ok:
+        result.status = "failed"
+        result.notes.append(_where_the_database_is(result))
+        row = _saved(row, alias)
+        ledger.finish_release(
+            row, status="failed", state_after=result.state_after, error=redact(result.error), plan=_plan_dicts(plan)
+        )
+        result.ledger_id = row.pk
+        return
+    row = _saved(row, alias)
+    _mark_undone(plan, alias)
+    result.status = "rolled_back" if (plan.steps or plan.mode == "restore") else "nothing_to_do"
+    image_error = ""
+    if options.docker_service or options.docker_image:
+        image_error = _switch_image(options, plan, result)
+    ledger.finish_release(
+        row,
+        status="failed" if image_error else "succeeded",
+        state_after=result.state_after,
+        error=redact(image_error),
+        plan=_plan_dicts(plan),
+    )
+    row.details = {**row.details, "image_switch": result.image_switch}
+    row.save(using=alias, update_fields=["details"])
+    result.ledger_id = row.pk
+    if image_error:
+        result.status = "failed"
+        result.error = image_error
+
+
+def _plan_dicts(plan: RollbackPlan) -> list[dict[str, Any]]:
+    return [{**s.as_dict(), "backwards": True} for s in plan.steps]
+
+
+def _saved(row: Release, alias: str) -> Release:
+    """The row in the table: a restore brings the table back as it was, without it; save it again."""
+    if row.pk is not None and Release.objects.using(alias).filter(pk=row.pk).exists():
+        return row
+    row.pk = None
+    row.save(using=alias)
+    return row
+
+
+def _mark_undone(plan: RollbackPlan, alias: str) -> None:
+    """The releases undone become ``rolled_back``; after a restore their rows (gone with it) come back."""
+    for release in plan.undone:
+        # After a restore another row may have taken the id: the same row has the same start time too.
+        present = (
+            Release.objects.using(alias)
+            .filter(pk=release.pk, kind=release.kind, name=release.name, started_at=release.started_at)
+            .exists()
+        )
+        release.status = "rolled_back"
+        if present:
+            release.save(using=alias, update_fields=["status"])
+        else:
+            release.pk = None
+            release.target = None
+            release.save(using=alias)
+
+
+def _set_backup_fields(row: Release, info: backups.BackupInfo) -> None:
+    row.backup_name = info.name
+    row.backup_sha256 = info.sha256
+    row.backup_size = info.size
+    row.backup_storage = info.storage
+    row.backup_compressed = info.compressed
+    row.backup_encrypted = info.encrypted
+
+
+def _backup(alias: str, plan: RollbackPlan) -> backups.BackupInfo:
+    try:
+        backups.storage()
+        info = backups.take_backup(
+            alias,
+            release=f"rollback-{plan.from_release}",
+            state=plan.state_before,
+            compress=cicd_settings.BACKUP_COMPRESS,
+            encrypt=cicd_settings.BACKUP_ENCRYPT,
+        )
+        backups.verify_backup(info)
+    except (backups.BackupError, backups.BackupNotReady) as exc:
+        raise CouldNotRollBack(f"{exc}; nothing was rolled back") from exc
+    return info
+
+
+def _reverse(
+    connection: BaseDatabaseWrapper,
+    plan: RollbackPlan,
+    result: RollbackResult,
+    options: RollbackOptions,
+    row: Release,
+    progress: Progress | None,
+) -> bool:
+    """Unapply the plan migration by migration, timing each; False (and ``result.error``) on failure."""
+    if not plan.steps:
+        return True
+    alias = connection.alias
+    steps = {(s.app, s.name): s for s in plan.steps}
+    started: dict[str, float] = {}
+    current: list[StepResult] = []
+
+    def callback(action: str, migration: Migration | None = None, fake: bool = False) -> None:
+        step = steps.get((migration.app_label, migration.name)) if migration is not None else None
+        if step is None:
+            return
+        if action == "unapply_start":
+            step.status = "running"
+            current[:] = [step]
+            started[step.label] = time.monotonic()
+        elif action == "unapply_success":
+            step.status = "reversed"
+            step.seconds = time.monotonic() - started[step.label]
+        else:
+            return
+        ledger.update_release(row, plan=_plan_dicts(plan))
+        if progress:
+            progress(action, step)
+
+    executor = MigrationExecutor(connection, cast(Any, callback))
+    targets = planning.reverse_targets(executor.loader, plan.target_state, keep=[LEDGER_APP])
+    migration_plan = executor.migration_plan(targets)
+    if [(m.app_label, m.name) for m, _ in migration_plan] != [(s.app, s.name) for s in plan.steps]:
+        result.error = "the migrations of the database changed between the plan and the run; run again"
+        return False
+    lock_timeout = cicd_settings.LOCK_TIMEOUT if options.lock_timeout is None else options.lock_timeout
+    statement_timeout = (
+        cicd_settings.STATEMENT_TIMEOUT if options.statement_timeout is None else options.statement_timeout
+    )
+    try:
+        with session_timeouts(connection, lock_timeout, statement_timeout):
+            emit_pre_migrate_signal(0, False, alias, apps=global_apps, plan=migration_plan)
+            executor.migrate(targets, plan=migration_plan)
+            emit_post_migrate_signal(0, False, alias, apps=global_apps, plan=migration_plan)
+    except BaseException as exc:  # noqa: BLE001 (Ctrl-C and SIGTERM too: report where the database is)
+        step = current[0] if current else plan.steps[0]
+        if step.status == "running":
+            step.status = "failed"
+            step.seconds = time.monotonic() - started.get(step.label, time.monotonic())
+        if progress:
+            progress("unapply_failed", step)
+        result.error = redact(f"{step.label}: {type(exc).__name__}: {exc}")
+        if not isinstance(exc, Exception):
+            result.notes.append("interrupted: the rollback stopped")
+        return False
+    return True
+
+
+def _restore(connection: BaseDatabaseWrapper, plan: RollbackPlan, result: RollbackResult) -> bool:
+    release = plan.restore
+    assert release is not None
+    tables = release.details.get("tables_before") if isinstance(release.details, dict) else None
+    try:
+        if isinstance(tables, list):
+            # Tables created after the backup would survive the restore (it drops and recreates only
+            # what it holds); we hold the deploy lock, so they are the undone releases' own.
+            drop_new_tables(connection, set(tables))
+        elif connection.vendor != "sqlite":
+            result.notes.append(
+                f"release {release.name} recorded no table list: tables it created are left beside the restore"
+            )
+        backups.restore_backup(release.backup_name, connection.alias, expected_sha256=release.backup_sha256)
+    except (backups.BackupError, DatabaseError) as exc:
+        result.error = redact(f"restoring {release.backup_name} failed: {exc}")
+        return False
+    return True
+
+
+def _where_the_database_is(result: RollbackResult) -> str:
+    plan = result.plan
+    reversed_ = [s.label for s in plan.steps if s.status == "reversed"]
+    failed = [s.label for s in plan.steps if s.status == "failed"]
+    text = f"where the database is: {planning.format_state(_normalised(result.state_after))}"
+    if plan.mode == "reverse":
+        text += f"; this rollback reversed {', '.join(reversed_) or 'nothing'}"
+        if failed:
+            text += f" and failed in {failed[0]}"
+            if not connections[plan.database].features.can_rollback_ddl or not all(
+                s.atomic for s in plan.steps if s.status == "failed"
+            ):
+                text += ", which may be half reversed"
+    if result.backup:
+        text += (
+            f"; to bring it back to where it was before the rollback: manage.py dbrestore --database {plan.database} "
+            f"--input-filename {result.backup.name} --noinput (sha256 {result.backup.sha256})"
+        )
+    else:
+        text += "; no backup was taken before the rollback (--no-backup)"
+    return text
+
+
+def _switch_image(options: RollbackOptions, plan: RollbackPlan, result: RollbackResult) -> str:
+    """Point the Swarm service or the tag at the target's image; return an error ('' when done)."""
+    from django_cicd import containers
+
+    target = plan.target
+    assert target is not None
+    if not target.image_repository:
+        message = (
+            f"release {target.name} recorded no image (safe_migrate --image or ${cicd_settings.IMAGE_VARIABLE}), "
+            "so there is nothing to switch back to; the database is back, switch the image by hand"
+        )
+        result.image_switch = {"ok": False, "summary": "no image recorded for the target release"}
+        return message
+    try:
+        if options.docker_service:
+            outcome = containers.switch_service(
+                options.docker_service, target.image_repository, target.image_digest, timeout=options.docker_timeout
+            )
+        else:
+            assert options.docker_image is not None
+            outcome = containers.retag(
+                target.image_repository,
+                target.image_digest,
+                options.docker_image,
+                options.docker_tag or cicd_settings.DOCKER_TAG,
+            )
+    except containers.ContainerError as exc:
+        result.image_switch = {"ok": False, "summary": f"image switch failed: {exc}"}
+        return redact(f"the database is back at release {target.name}, but the image switch failed: {exc}")
+    result.image_switch = {"ok": True, **outcome.as_dict()}
+    return ""
