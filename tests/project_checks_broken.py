@@ -1,0 +1,1 @@
+raise RuntimeError("search client misconfigured (token planted-broken-token-5555)")

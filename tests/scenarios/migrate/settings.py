@@ -1,0 +1,12 @@
+"""tests.settings for subprocesses of the safe_migrate tests: the scenario and the storage come from
+the environment, because a subprocess cannot receive override_settings."""
+
+import os
+
+from tests.settings import *  # noqa: F403
+from tests.settings import STORAGES
+
+if os.environ.get("CICD_TEST_CATALOG"):
+    MIGRATION_MODULES = {"catalog": f"tests.scenarios.migrate.{os.environ['CICD_TEST_CATALOG']}"}
+if os.environ.get("CICD_TEST_STORAGE"):
+    STORAGES = {**STORAGES, "dbbackup": {**STORAGES["dbbackup"], "BACKEND": os.environ["CICD_TEST_STORAGE"]}}

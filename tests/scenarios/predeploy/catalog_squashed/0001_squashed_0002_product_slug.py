@@ -1,0 +1,23 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    """0001 and 0002 squashed; the replaced files are still in the package, as Django recommends
+    until every database has applied the squash."""
+
+    replaces = [("catalog", "0001_initial"), ("catalog", "0002_product_slug")]
+    initial = True
+    dependencies = []
+
+    operations = [
+        migrations.CreateModel(
+            name="Product",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("price", models.DecimalField(decimal_places=2, max_digits=10)),
+                ("legacy_code", models.CharField(blank=True, default="", max_length=32)),
+                ("slug", models.SlugField(blank=True, null=True)),
+            ],
+        ),
+    ]

@@ -1,0 +1,10 @@
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("catalog", "0004_rename_gadget_name_keep_column")]
+
+    operations = [
+        migrations.AlterModelTable(name="widget", table="catalog_widget"),
+        migrations.RenameModel(old_name="Widget", new_name="Gizmo"),
+    ]

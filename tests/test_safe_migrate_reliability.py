@@ -1,0 +1,88 @@
+"""safe_migrate under concurrency and SIGKILL, on the real database of the run (marked slow)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+from django.db import connections
+
+from django_cicd.models import Release
+from tests.scenarios.migrate.helpers import run_manage, scenario, snapshot
+from tests.utils import run_command
+
+pytestmark = [pytest.mark.django_db(databases="__all__", transaction=True), pytest.mark.slow]
+
+
+def test_eight_concurrent_migrators_apply_once():
+    with scenario("catalog_next"):
+        env = {"CICD_TEST_CATALOG": "catalog_next"}
+        processes = [run_manage("safe_migrate", "--release", "v2", "--format", "json", env=env) for _ in range(8)]
+        outcomes = []
+        for process in processes:
+            stdout, stderr = process.communicate(timeout=300)
+            assert process.returncode == 0, stderr
+            outcomes.append(json.loads(stdout))
+        statuses = sorted(o["status"] for o in outcomes)
+        assert statuses == ["applied"] + ["nothing_to_apply"] * 7
+        applying = [r for r in Release.objects.all() if r.plan]
+        assert len(applying) == 1 and applying[0].status == "succeeded"
+        assert Release.objects.count() == 1  # the seven replicas of the same release share its row
+
+
+def _kill_when(marker, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), process.communicate()[1]
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+
+
+@pytest.mark.parametrize("point", ["backup", "inside_migration"])
+def test_sigkill_then_rerun(tmp_path, point):
+    marker = tmp_path / "marker"
+    env = {"CICD_TEST_CATALOG": "catalog_slow", "CICD_TEST_MARKER": str(marker), "CICD_TEST_SLEEP": "60"}
+    if point == "backup":
+        env["CICD_TEST_STORAGE"] = "tests.scenarios.migrate.storages.SlowStorage"
+    with scenario("catalog_slow"):
+        before = snapshot()
+        _kill_when(marker, run_manage("safe_migrate", "--release", "killed", env=env))
+        # Never "succeeded" for a run that did not finish.
+        assert not Release.objects.filter(name="killed", status="succeeded").exists()
+        if point == "backup":
+            assert snapshot() == before  # the kill came before anything changed
+        rerun = run_manage(
+            "safe_migrate", "--release", "rerun", "--format", "json", env={"CICD_TEST_CATALOG": "catalog_slow"}
+        )
+        stdout, stderr = rerun.communicate(timeout=300)
+        assert rerun.returncode == 0, stderr
+        document = json.loads(stdout)
+        assert document["status"] == "applied"
+        assert document["state_after"]["catalog"] == "0007_slow"
+        if point == "inside_migration":
+            killed = Release.objects.filter(name="killed").get()
+            assert killed.status in {"failed", "recovered"}
+            assert "interrupted: the run of release killed" in killed.error
+            assert any("interrupted" in note for note in document["notes"])
+        assert Release.objects.get(name="rerun").status == "succeeded"
+
+
+def test_half_failed_migration_restored_exactly():
+    """On MariaDB 0007_broken leaves a column and a table behind; the backup brings back schema and rows."""
+    from testproject.catalog.models import Product
+
+    Product.objects.create(name="Lamp", slug="lamp", price="9.99")
+    with scenario("catalog_fails"):
+        run_command("safe_migrate", "--release", "v1-before")  # nothing to apply: records the state
+        before = snapshot()
+        stdout, _, code = run_command("safe_migrate", "--release", "bad", "--format", "json")
+        assert code == 1
+        document = json.loads(stdout)
+        assert document["status"] == "recovered"
+        if not connections["default"].features.can_rollback_ddl:
+            assert document["recovery"] == "restored"
+        assert snapshot() == before
+        assert "catalog_warehouse" not in connections["default"].introspection.table_names()
