@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.db import connections
+from django.db.migrations.recorder import MigrationRecorder
 
 from django_cicd.models import Release
 from tests.scenarios.migrate.helpers import run_manage, scenario, snapshot
@@ -41,33 +42,62 @@ def _kill_when(marker, process, timeout=120):
     process.communicate()
 
 
-@pytest.mark.parametrize("point", ["backup", "inside_migration"])
+#: Where the process is killed: the scenario whose migrations run, and the migration the rerun ends at.
+KILL_POINTS = {
+    # in the backup, before anything changed (a storage that writes the marker and sleeps)
+    "backup": ("catalog_slow", "0007_slow"),
+    # between two migrations: 0007 applied and recorded, 0008 (non-atomic) not started on anything
+    "between_migrations": ("catalog_between", "0008_pause"),
+    # inside a migration, after its first operation (0007_slow adds a column, then sleeps)
+    "inside_migration": ("catalog_slow", "0007_slow"),
+}
+
+
+@pytest.mark.parametrize("point", sorted(KILL_POINTS))
 def test_sigkill_then_rerun(tmp_path, point):
+    catalog, last = KILL_POINTS[point]
     marker = tmp_path / "marker"
-    env = {"CICD_TEST_CATALOG": "catalog_slow", "CICD_TEST_MARKER": str(marker), "CICD_TEST_SLEEP": "60"}
+    env = {"CICD_TEST_CATALOG": catalog, "CICD_TEST_MARKER": str(marker), "CICD_TEST_SLEEP": "60"}
     if point == "backup":
         env["CICD_TEST_STORAGE"] = "tests.scenarios.migrate.storages.SlowStorage"
-    with scenario("catalog_slow"):
+    with scenario(catalog):
         before = snapshot()
         _kill_when(marker, run_manage("safe_migrate", "--release", "killed", env=env))
         # Never "succeeded" for a run that did not finish.
         assert not Release.objects.filter(name="killed", status="succeeded").exists()
         if point == "backup":
             assert snapshot() == before  # the kill came before anything changed
-        rerun = run_manage(
-            "safe_migrate", "--release", "rerun", "--format", "json", env={"CICD_TEST_CATALOG": "catalog_slow"}
-        )
+        if point == "between_migrations":
+            recorder = MigrationRecorder(connections["default"])
+            assert ("catalog", "0007_product_stock") in recorder.applied_migrations()
+            assert ("catalog", "0008_pause") not in recorder.applied_migrations()
+        rerun = run_manage("safe_migrate", "--release", "rerun", "--format", "json", env={"CICD_TEST_CATALOG": catalog})
         stdout, stderr = rerun.communicate(timeout=300)
         assert rerun.returncode == 0, stderr
         document = json.loads(stdout)
         assert document["status"] == "applied"
-        assert document["state_after"]["catalog"] == "0007_slow"
-        if point == "inside_migration":
+        assert document["state_after"]["catalog"] == last
+        if point != "backup":
+            # The rerun finds the killed run's row, says so, and the ledger no longer calls it running.
             killed = Release.objects.filter(name="killed").get()
             assert killed.status in {"failed", "recovered"}
             assert "interrupted: the run of release killed" in killed.error
             assert any("interrupted" in note for note in document["notes"])
         assert Release.objects.get(name="rerun").status == "succeeded"
+        # No stale lock: a third run takes the lock at once and finds nothing to do.
+        third = run_manage(
+            "safe_migrate",
+            "--release",
+            "rerun",
+            "--lock-wait",
+            "0",
+            "--format",
+            "json",
+            env={"CICD_TEST_CATALOG": catalog},
+        )
+        stdout, stderr = third.communicate(timeout=300)
+        assert third.returncode == 0, stderr
+        assert json.loads(stdout)["status"] == "nothing_to_apply"
 
 
 def test_half_failed_migration_restored_exactly():
