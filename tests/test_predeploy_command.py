@@ -94,7 +94,7 @@ def test_list_prints_ids_and_titles(settings):
     assert code == 0
     lines = stdout.splitlines()
     assert any(line.startswith("tests.project.echo") and "Echo findings the test planted" in line for line in lines)
-    assert any(line.startswith("cicd.database.reachable") and "(needs a database)" in line for line in lines)
+    assert any(line.startswith("cicd.database.reachable") and "(skipped under --no-db)" in line for line in lines)
     assert not any(line.startswith("cicd.static") for line in lines)
 
 

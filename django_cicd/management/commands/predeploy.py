@@ -123,7 +123,7 @@ class Command(CicdCommand):
         if list_checks:
             width = max((len(c.id) for c in checks), default=0)
             for check in checks:
-                notes = ("  (needs a database)" if check.needs_database else "") + (
+                notes = ("  (skipped under --no-db)" if check.needs_database else "") + (
                     "" if check.default else "  (opt-in: select it with --only)"
                 )
                 self.stdout.write(f"{check.id:<{width}}  {check.title}{notes}")
