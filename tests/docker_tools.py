@@ -127,3 +127,13 @@ def get(url: str, host: str = "localhost") -> tuple[int, str]:
 def published_port(docker: str, container: str) -> int:
     mapping = docker_run(docker, "port", container, "8000/tcp").stdout.split()[0]
     return int(mapping.rsplit(":", 1)[1])
+
+
+def wait_for(probe, *, until, seconds: float, interval: float = 1.0):
+    """Call ``probe`` (bounded: ``seconds``, one call per ``interval``) until ``until(result)``; the last result."""
+    deadline = time.monotonic() + seconds
+    result = probe()
+    while not until(result) and time.monotonic() < deadline:
+        time.sleep(interval)
+        result = probe()
+    return result

@@ -4,6 +4,7 @@ project fresh from ``django-admin startproject``: non-root, REVISION baked in, h
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -54,18 +55,24 @@ def start(docker, cleanup, image, *extra):
     return name
 
 
-def test_testproject_image(docker, cleanup, tmp_path):
-    shutil.copytree(ROOT / "testproject", tmp_path / "testproject", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "manage.py", tmp_path / "manage.py")
-    dt.vendor_django_cicd(tmp_path)
-    (tmp_path / "requirements.txt").write_text(dt.REQUIREMENTS)
-    project = detect_project(tmp_path, settings_module="testproject.settings", vendor="sqlite", python_version="3.11")
-    write_files(render_files(project), tmp_path)
+def build_testproject(docker, cleanup, directory):
+    """testproject with the files cicd_init writes for it, built into an image; returns (tag, revision)."""
+    shutil.copytree(ROOT / "testproject", directory / "testproject", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "manage.py", directory / "manage.py")
+    dt.vendor_django_cicd(directory)
+    (directory / "requirements.txt").write_text(dt.REQUIREMENTS)
+    project = detect_project(directory, settings_module="testproject.settings", vendor="sqlite", python_version="3.11")
+    write_files(render_files(project), directory)
 
     revision = uuid.uuid4().hex
     tag = f"django-cicd-test/testproject:{revision[:12]}"
     cleanup.append(("image", tag))
-    dt.build(docker, tmp_path, tag, revision)
+    dt.build(docker, directory, tag, revision)
+    return tag, revision
+
+
+def test_testproject_image(docker, cleanup, tmp_path):
+    tag, revision = build_testproject(docker, cleanup, tmp_path)
 
     config = dt.inspect(docker, tag)["Config"]
     assert config["User"] == "app:app"
@@ -125,3 +132,74 @@ def test_fresh_startproject_image(docker, cleanup, tmp_path):
     status, body = dt.get(f"http://127.0.0.1:{dt.published_port(docker, container)}/admin/login/")
     assert status == 200
     assert "Django administration" in body
+
+
+def test_swarm_stack_file_deploys_as_written(docker, cleanup, tmp_path):
+    """deploy/swarm/stack.yml, unchanged, through ``docker stack deploy`` on the single-node Swarm:
+    the secrets it names are read through the ``_FILE`` variables, both replicas become healthy, and
+    the service has the update and rollback policy the file declares.
+
+    The request through the published port is not made here: the Swarm routing mesh (ingress) does
+    not forward on this machine's engine, and a test of the file must not depend on it. The health
+    check inside each container does request the page.
+    """
+    state = dt.docker_run(docker, "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+    assert state == "active", "the engine is not a Swarm manager; run: bash .ci/docker.sh"
+    tag, _ = build_testproject(docker, cleanup, tmp_path)
+    stack_file = tmp_path / "deploy" / "swarm" / "stack.yml"
+    secret_key = f"stack-test-{uuid.uuid4().hex}-{uuid.uuid4().hex}"
+    secrets = {"secret_key": secret_key, "database_url": "sqlite:////data/db.sqlite3"}
+    stack = f"cicdtest{uuid.uuid4().hex[:8]}"
+    try:
+        for name, value in secrets.items():
+            dt.docker_run(docker, "secret", "rm", name, check=False)  # a leftover of a killed run
+            created = subprocess.run(
+                [docker, "secret", "create", name, "-"], input=value, capture_output=True, text=True, check=False
+            )
+            assert created.returncode == 0, f"docker secret create {name}: {created.stderr}"
+        deploy = subprocess.run(
+            [docker, "stack", "deploy", "--compose-file", str(stack_file), stack],
+            env={**os.environ, "IMAGE": tag, "ALLOWED_HOSTS": "localhost,127.0.0.1"},
+            capture_output=True, text=True, check=False, timeout=300,
+        )  # fmt: skip
+        assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+
+        def healthy_containers():
+            listed = dt.docker_run(
+                docker, "ps", "--filter", f"label=com.docker.stack.namespace={stack}", "--format", "{{.ID}} {{.Status}}"
+            ).stdout.splitlines()
+            return [line.split()[0] for line in listed if "(healthy)" in line]
+
+        healthy = dt.wait_for(healthy_containers, until=lambda ids: len(ids) == 2, seconds=240)
+        service = f"{stack}_web"
+        assert len(healthy) == 2, dt.docker_run(docker, "service", "ps", "--no-trunc", service, check=False).stdout
+
+        spec = json.loads(dt.docker_run(docker, "service", "inspect", service).stdout)[0]["Spec"]
+        assert spec["Mode"]["Replicated"]["Replicas"] == 2
+        assert spec["UpdateConfig"]["Order"] == "start-first"
+        assert spec["UpdateConfig"]["FailureAction"] == "rollback"
+        assert spec["RollbackConfig"]["Order"] == "start-first"
+        # The settings read the secrets from the files Swarm mounted (SECRET_KEY_FILE, DATABASE_URL_FILE).
+        shown = dt.docker_run(
+            docker, "exec", healthy[0], "python", "manage.py", "shell", "-c",
+            f"from django.conf import settings; print(settings.SECRET_KEY == {secret_key!r}, "
+            "settings.DATABASES['default']['NAME'])",
+        ).stdout.splitlines()  # fmt: skip
+        assert shown[-1].split() == ["True", "/data/db.sqlite3"]  # after the shell's "N objects imported" line
+        assert dt.docker_run(docker, "exec", healthy[0], "id", "-un").stdout.strip() == "app"
+    finally:
+        dt.docker_run(docker, "stack", "rm", stack, check=False)
+        # A secret can be removed once no task uses it any more: wait (bounded) for the containers to go.
+        dt.wait_for(
+            lambda: dt.docker_run(
+                docker, "ps", "--all", "--quiet", "--filter", f"label=com.docker.stack.namespace={stack}"
+            ).stdout.strip(),
+            until=lambda out: not out,
+            seconds=120,
+        )
+        for name in secrets:
+            dt.wait_for(
+                lambda name=name: dt.docker_run(docker, "secret", "rm", name, check=False).returncode,
+                until=lambda code: code == 0,
+                seconds=60,
+            )
