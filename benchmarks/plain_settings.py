@@ -67,3 +67,15 @@ STORAGES = {
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CICD = {"ENVIRONMENT": STAGE}
+
+# What a project without django-cicd writes when it uses Sentry: the SDK's own init, with the same
+# DSN, environment and release. bench_settings.py compares init_sentry against this when a DSN is set.
+if env.str("SENTRY_DSN", default=""):
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=env.str("SENTRY_DSN"),
+        environment=STAGE,
+        release=env.str("SENTRY_RELEASE", default=None),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
