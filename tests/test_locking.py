@@ -34,6 +34,8 @@ def test_a_second_taker_gives_up_and_names_the_holder():
 
 
 def test_the_lock_is_per_database():
+    # The assertion is the second lock itself: with wait=0 it raises LockNotAcquired if the two
+    # aliases shared one lock (test_a_second_taker_gives_up_and_names_the_holder shows that it would).
     with (
         locking.deploy_lock("default", wait=1, holder_info=HOLDER),
         locking.deploy_lock("other", wait=0, holder_info=HOLDER),

@@ -7,6 +7,7 @@ import os
 import stat
 
 import pytest
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connections
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import override_settings
@@ -221,6 +222,28 @@ def test_unreachable_cache_fails_without_leaking_its_password():
     assert "planted-cache-pw" not in finding.message
 
 
+class ForgetfulCache(LocMemCache):
+    """A cache that accepts writes and loses them, as a full memcached or a Redis with an eviction
+    policy does under pressure. A real cache cannot be made to drop one key on cue: this stand-in
+    only changes what ``get`` returns."""
+
+    def get(self, key, default=None, version=None):
+        return default
+
+
+@override_settings(
+    CACHES={"default": {"BACKEND": "tests.test_predeploy_checks.ForgetfulCache", "LOCATION": "forgetful"}}
+)
+def test_cache_that_drops_writes_fails():
+    report = run_checks(only=["cicd.cache.reachable"])
+    [finding] = result(report, "cicd.cache.reachable").findings
+    assert finding.code == "cicd.cache.unreadable"
+    assert finding.message == (
+        "cache 'default' (tests.test_predeploy_checks.ForgetfulCache) accepted a write but returned None on read"
+    )
+    assert report.exit_code == 1
+
+
 @override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}})
 def test_dummy_cache_is_noted():
     report = run_checks(only=["cicd.cache.reachable"])
@@ -306,6 +329,34 @@ def test_dump_client_older_than_the_server(tmp_path, monkeypatch):
     [finding] = result(report, "cicd.backup.client").findings
     assert finding.blocking
     assert "older than the server" in finding.message
+
+
+def test_dump_client_version_that_cannot_be_parsed_is_a_warning(tmp_path, monkeypatch):
+    vendor = connections["default"].vendor
+    if vendor == "sqlite":
+        pytest.skip("SQLite is dumped in-process: there is no client version to parse")
+    client = {"postgresql": "pg_dump", "mysql": "mysqldump"}[vendor]
+    _fake_client(tmp_path, client, f"{client} (a development build)")
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    report = run_checks(only=["cicd.backup.client"], databases=["default"])
+    [finding] = result(report, "cicd.backup.client").findings
+    assert finding.severity == Severity.WARNING
+    assert finding.message == f"default: cannot parse the version of {client} ('{client} (a development build)')"
+    assert report.exit_code == 1  # a warning fails at the default fail level
+
+
+# transaction=True: inside a test transaction Django keeps the connection open through close().
+@pytest.mark.django_db(databases="__all__", transaction=True)
+def test_dump_client_when_the_server_version_cannot_be_read(broken_other_database):
+    vendor = broken_other_database.vendor
+    if vendor == "sqlite":
+        pytest.skip("SQLite is dumped in-process: there is no server version to compare")
+    client = {"postgresql": "pg_dump", "mysql": "mysqldump"}[vendor]
+    report = run_checks(only=["cicd.backup.client"], databases=["other"])
+    [finding] = result(report, "cicd.backup.client").findings
+    assert finding.severity == Severity.WARNING
+    assert finding.message.startswith(f"other: cannot read the server version to compare with {client}: ")
+    assert "planted-db-password-1234" not in finding.message
 
 
 def test_dump_client_missing(tmp_path, monkeypatch):

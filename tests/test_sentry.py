@@ -13,6 +13,7 @@ from django.test import override_settings
 
 from django_cicd import hooks, sentry
 from django_cicd.checks import run_checks
+from django_cicd.report import Severity
 from django_cicd.system_checks import check_cicd_settings
 from tests.utils import ROOT
 
@@ -186,9 +187,16 @@ def test_successful_run_sends_ok_and_no_event(sentry_recorder):
 
 
 def test_receivers_do_nothing_without_sentry():
-    # No client: the receivers return quietly (a deploy never fails because reporting is off).
-    sentry.on_run_started("safe_migrate", run_id="x", release="a", environment=None, database="default")
-    sentry.on_run_finished("safe_migrate", run_id="x", ok=False, exit_code=1, error=None, summary="", details={})
+    # No client: the receivers return quietly (a deploy never fails because reporting is off), and
+    # keep no check-in for the run.
+    assert sentry._active_sdk() is None
+    assert sentry.on_run_started("safe_migrate", run_id="x", release="a", environment=None, database="default") is None
+    assert "x" not in sentry._runs
+    finished = sentry.on_run_finished(
+        "safe_migrate", run_id="x", ok=False, exit_code=1, error=None, summary="", details={}
+    )
+    assert finished is None
+    assert "x" not in sentry._runs
 
 
 def test_predeploy_sentry_check_skipped_when_not_required(clean_environ):
@@ -221,6 +229,33 @@ def test_predeploy_sentry_check_required_stage(clean_environ):
         report = run_checks(only=["cicd.sentry.config"], environment="production")
         assert report.results[0].findings[0].code == "cicd.sentry.dsn_invalid"
         assert SECRET not in report.results[0].findings[0].message
+
+
+def test_predeploy_sentry_check_reports_invalid_sentry_variables(clean_environ):
+    clean_environ.setenv("SENTRY_DSN", f"https://{SECRET}@o1.ingest.sentry.io/5")
+    clean_environ.setenv("SENTRY_TRACES_SAMPLE_RATE", "2")
+    report = run_checks(only=["cicd.sentry.config"], environment="production")
+    [finding] = report.results[0].findings
+    assert finding.code == "cicd.sentry.variables"
+    assert "SENTRY_TRACES_SAMPLE_RATE" in finding.message
+    assert SECRET not in finding.message
+    assert report.exit_code == 1
+
+
+@pytest.mark.parametrize(("ci", "would_be"), [(None, sentry.UNKNOWN_ENVIRONMENT), ("true", sentry.CI_ENVIRONMENT)])
+def test_predeploy_sentry_check_implicit_environment(clean_environ, ci, would_be):
+    clean_environ.setenv("SENTRY_DSN", f"https://{SECRET}@o1.ingest.sentry.io/5")
+    clean_environ.setenv("GITHUB_SHA", "abc123")
+    if ci:
+        clean_environ.setenv("CI", ci)
+    with override_settings(CICD={}):  # no stage anywhere: not in CICD, not in DJANGO_ENV
+        report = run_checks(only=["cicd.sentry.config"])
+    codes = [f.code for f in report.results[0].findings]
+    assert codes == ["cicd.sentry.environment_implicit", "cicd.sentry.summary"]
+    implicit = report.results[0].findings[0]
+    assert implicit.message == f"Sentry's environment is not explicit: it would be {would_be!r}"
+    assert implicit.severity == Severity.WARNING  # no stage requires Sentry here; a warning still fails the run
+    assert report.exit_code == 1
 
 
 def test_e041_sentry_stages():

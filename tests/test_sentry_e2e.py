@@ -136,7 +136,8 @@ def test_sentry_check_accepted(server):
     assert document["dsn_host"] == f"http://127.0.0.1:{server.port}/42"
     assert PUBLIC_KEY not in result.stdout + result.stderr
     [event] = server.events()
-    assert event["message"].startswith("django-cicd sentry_check: test event from ") or event["logentry"]
+    message = event.get("message") or event["logentry"]["message"]
+    assert message.startswith("django-cicd sentry_check: test event from ")
     assert (event["environment"], event["release"]) == ("staging", "c0ffee")
     [checkin] = server.checkins()
     assert (checkin["monitor_slug"], checkin["status"]) == ("django-cicd-sentry-check", "ok")
