@@ -12,7 +12,7 @@ import contextlib
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -515,6 +515,70 @@ def session_timeouts(
                     cursor.execute(sql)
 
 
+def run_timed(
+    connection: BaseDatabaseWrapper,
+    executor: MigrationExecutor,
+    targets: list[tuple[str, str | None]],
+    plan: list[tuple[Migration, bool]],
+    steps: Sequence[StepResult],
+    *,
+    lock_timeout: float | None,
+    statement_timeout: float | None,
+    on_step: Callable[[str, StepResult], None] | None = None,
+    progress: Progress | None = None,
+) -> tuple[StepResult, BaseException] | None:
+    """Run ``plan`` (all forwards or all backwards) migration by migration under the session timeouts
+    (``None``: ``CICD["LOCK_TIMEOUT"]`` / ``CICD["STATEMENT_TIMEOUT"]``), with the migrate signals.
+
+    Each of ``steps`` (the plan's migrations, in order) becomes ``running``, then ``applied`` or
+    ``reversed`` with its duration; ``on_step(action, step)`` then ``progress(action, step)`` follow
+    every start and success. Returns None, or (the step that failed, its exception) after a failure,
+    Ctrl-C and SIGTERM included (the caller recovers or reports, then re-raises what it must).
+    """
+    verb = "unapply" if plan and plan[0][1] else "apply"
+    done = "reversed" if verb == "unapply" else "applied"
+    by_key = {(s.app, s.name): s for s in steps}
+    started: dict[str, float] = {}
+    current: list[StepResult] = []
+
+    def callback(action: str, migration: Migration | None = None, fake: bool = False) -> None:
+        step = by_key.get((migration.app_label, migration.name)) if migration is not None else None
+        if step is None:
+            return
+        if action == f"{verb}_start":
+            step.status = "running"
+            current[:] = [step]
+            started[step.label] = time.monotonic()
+        elif action == f"{verb}_success":
+            step.status = done
+            step.seconds = time.monotonic() - started[step.label]
+        else:
+            return
+        if on_step:
+            on_step(action, step)
+        if progress:
+            progress(action, step)
+
+    executor.progress_callback = cast(Any, callback)
+    lock_timeout = cicd_settings.LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+    statement_timeout = cicd_settings.STATEMENT_TIMEOUT if statement_timeout is None else statement_timeout
+    alias = connection.alias
+    try:
+        with session_timeouts(connection, lock_timeout, statement_timeout):
+            emit_pre_migrate_signal(0, False, alias, apps=global_apps, plan=plan)
+            executor.migrate(targets, plan=plan)
+            emit_post_migrate_signal(0, False, alias, apps=global_apps, plan=plan)
+    except BaseException as exc:  # noqa: BLE001 (Ctrl-C and SIGTERM too: the caller handles them)
+        step = current[0] if current else steps[0]
+        if step.status == "running":
+            step.status = "failed"
+            step.seconds = time.monotonic() - started.get(step.label, time.monotonic())
+        if progress:
+            progress(f"{verb}_failed", step)
+        return step, exc
+    return None
+
+
 def _apply(
     connection: BaseDatabaseWrapper,
     executor: MigrationExecutor,
@@ -527,50 +591,24 @@ def _apply(
     """Apply ``plan`` migration by migration; return (failed step, exception) or None."""
     alias = connection.alias
     steps = {(s.app, s.name): s for s in result.steps}
-    started: dict[str, float] = {}
-    current: list[StepResult] = []
 
-    def callback(action: str, migration: Migration | None = None, fake: bool = False) -> None:
-        if migration is None:
-            return
-        step = steps.get((migration.app_label, migration.name))
-        if step is None:
-            return
-        if action == "apply_start":
-            step.status = "running"
-            current[:] = [step]
-            started[step.label] = time.monotonic()
-        elif action == "apply_success":
-            step.status = "applied"
-            step.seconds = time.monotonic() - started[step.label]
-        else:
-            return
+    def on_step(action: str, step: StepResult) -> None:
         if not ledger.is_saved(row) and action == "apply_success" and _ledger_ready(alias, _pending(plan, steps)):
             row.save(using=alias)  # the ledger table exists now: the row kept in memory goes in
             result.ledger_id = row.pk
         ledger.update_release(row, plan=[s.as_dict() for s in result.steps])
-        if progress:
-            progress(action, step)
 
-    executor.progress_callback = cast(Any, callback)
-    lock_timeout = cicd_settings.LOCK_TIMEOUT if options.lock_timeout is None else options.lock_timeout
-    statement_timeout = (
-        cicd_settings.STATEMENT_TIMEOUT if options.statement_timeout is None else options.statement_timeout
+    return run_timed(
+        connection,
+        executor,
+        executor.loader.graph.leaf_nodes(),
+        plan,
+        result.steps,
+        lock_timeout=options.lock_timeout,
+        statement_timeout=options.statement_timeout,
+        on_step=on_step,
+        progress=progress,
     )
-    try:
-        with session_timeouts(connection, lock_timeout, statement_timeout):
-            emit_pre_migrate_signal(0, False, alias, apps=global_apps, plan=plan)
-            executor.migrate(executor.loader.graph.leaf_nodes(), plan=plan)
-            emit_post_migrate_signal(0, False, alias, apps=global_apps, plan=plan)
-    except BaseException as exc:  # noqa: BLE001 (Ctrl-C and SIGTERM too: recover, then re-raise in the caller)
-        step = current[0] if current else result.steps[0]
-        if step.status == "running":
-            step.status = "failed"
-            step.seconds = time.monotonic() - started.get(step.label, time.monotonic())
-        if progress:
-            progress("apply_failed", step)
-        return step, exc
-    return None
 
 
 def _pending(

@@ -34,10 +34,8 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from django.apps import apps as global_apps
-from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations import operations as ops
@@ -50,7 +48,7 @@ from django.utils import timezone
 from django_cicd import backups, hooks, ledger, locking, planning
 from django_cicd.conf import cicd_settings
 from django_cicd.exit_codes import ExitCode
-from django_cicd.migrating import StepResult, drop_new_tables, session_timeouts, terminate_as_exit
+from django_cicd.migrating import StepResult, drop_new_tables, run_timed, terminate_as_exit
 from django_cicd.models import Release
 from django_cicd.redaction import redact
 
@@ -770,55 +768,34 @@ def _reverse(
     """Unapply the plan migration by migration, timing each; False (and ``result.error``) on failure."""
     if not plan.steps:
         return True
-    alias = connection.alias
-    steps = {(s.app, s.name): s for s in plan.steps}
-    started: dict[str, float] = {}
-    current: list[StepResult] = []
-
-    def callback(action: str, migration: Migration | None = None, fake: bool = False) -> None:
-        step = steps.get((migration.app_label, migration.name)) if migration is not None else None
-        if step is None:
-            return
-        if action == "unapply_start":
-            step.status = "running"
-            current[:] = [step]
-            started[step.label] = time.monotonic()
-        elif action == "unapply_success":
-            step.status = "reversed"
-            step.seconds = time.monotonic() - started[step.label]
-        else:
-            return
-        ledger.update_release(row, plan=_plan_dicts(plan))
-        if progress:
-            progress(action, step)
-
-    executor = MigrationExecutor(connection, cast(Any, callback))
+    executor = MigrationExecutor(connection)
     targets = planning.reverse_targets(executor.loader, plan.target_state, keep=[LEDGER_APP])
     migration_plan = executor.migration_plan(targets)
     if [(m.app_label, m.name) for m, _ in migration_plan] != [(s.app, s.name) for s in plan.steps]:
         result.error = "the migrations of the database changed between the plan and the run; run again"
         return False
-    lock_timeout = cicd_settings.LOCK_TIMEOUT if options.lock_timeout is None else options.lock_timeout
-    statement_timeout = (
-        cicd_settings.STATEMENT_TIMEOUT if options.statement_timeout is None else options.statement_timeout
+
+    def record(action: str, step: StepResult) -> None:
+        ledger.update_release(row, plan=_plan_dicts(plan))
+
+    failure = run_timed(
+        connection,
+        executor,
+        targets,
+        migration_plan,
+        plan.steps,
+        lock_timeout=options.lock_timeout,
+        statement_timeout=options.statement_timeout,
+        on_step=record,
+        progress=progress,
     )
-    try:
-        with session_timeouts(connection, lock_timeout, statement_timeout):
-            emit_pre_migrate_signal(0, False, alias, apps=global_apps, plan=migration_plan)
-            executor.migrate(targets, plan=migration_plan)
-            emit_post_migrate_signal(0, False, alias, apps=global_apps, plan=migration_plan)
-    except BaseException as exc:  # noqa: BLE001 (Ctrl-C and SIGTERM too: report where the database is)
-        step = current[0] if current else plan.steps[0]
-        if step.status == "running":
-            step.status = "failed"
-            step.seconds = time.monotonic() - started.get(step.label, time.monotonic())
-        if progress:
-            progress("unapply_failed", step)
-        result.error = redact(f"{step.label}: {type(exc).__name__}: {exc}")
-        if not isinstance(exc, Exception):
-            result.notes.append("interrupted: the rollback stopped")
-        return False
-    return True
+    if failure is None:
+        return True
+    step, exc = failure
+    result.error = redact(f"{step.label}: {type(exc).__name__}: {exc}")
+    if not isinstance(exc, Exception):
+        result.notes.append("interrupted: the rollback stopped")
+    return False
 
 
 def _restore(connection: BaseDatabaseWrapper, plan: RollbackPlan, result: RollbackResult) -> bool:
