@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.utils import ROOT
+from tests.utils import ROOT, need
 
 BASE_IMAGE = os.environ.get("CICD_TEST_BASE_IMAGE", "django-cicd/debian-python:bookworm")
 #: The requirements a scaffolded test project installs from PyPI inside the build. The base image's
@@ -42,13 +42,15 @@ def require_docker() -> str:
         info = subprocess.run([binary, "info"], capture_output=True, text=True, check=False, timeout=30)
         if info.returncode != 0:
             problem = f"the Docker engine does not answer ({info.stderr.strip()[:200]})"
-    if problem:
-        message = f"{problem}; start it with: bash .ci/docker.sh"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI=true and {message}")
-        pytest.skip(message)
+    need(problem is None, f"{problem}; start it with: bash .ci/docker.sh")
     assert binary is not None
     return binary
+
+
+def require_swarm(docker: str) -> None:
+    """The engine is a Swarm manager (``.ci/docker.sh`` runs ``docker swarm init``)."""
+    state = docker_run(docker, "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+    need(state == "active", f"the engine is not a Swarm manager (state {state!r}); run: bash .ci/docker.sh")
 
 
 def ensure_base_image(docker: str) -> str:

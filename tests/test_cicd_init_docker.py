@@ -143,8 +143,7 @@ def test_swarm_stack_file_deploys_as_written(docker, cleanup, tmp_path):
     not forward on this machine's engine, and a test of the file must not depend on it. The health
     check inside each container does request the page.
     """
-    state = dt.docker_run(docker, "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
-    assert state == "active", "the engine is not a Swarm manager; run: bash .ci/docker.sh"
+    dt.require_swarm(docker)
     tag, _ = build_testproject(docker, cleanup, tmp_path)
     stack_file = tmp_path / "deploy" / "swarm" / "stack.yml"
     secret_key = f"stack-test-{uuid.uuid4().hex}-{uuid.uuid4().hex}"

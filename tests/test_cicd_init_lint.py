@@ -7,7 +7,6 @@ under the machine's Node.js; check-jsonschema (PyPI) bundles the schemas and nee
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,19 +15,10 @@ from pathlib import Path
 import pytest
 
 from django_cicd.scaffold import detect_project, render_files, write_files
-from tests.utils import ROOT
+from tests.utils import ROOT, need
 
 TOOLS = ROOT / "tests" / "tools"
 CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
-
-
-def need(condition: bool, reason: str) -> None:
-    """In CI a missing tool is a failure (the proof must run); on a laptop the test is skipped."""
-    if condition:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI=true: the tool must be installed, see tests/tools/package.json)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

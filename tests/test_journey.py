@@ -211,12 +211,7 @@ class Journey:
 def journey(tmp_path):
     settings = _server()
     docker = dt.require_docker()
-    swarm = dt.docker_run(docker, "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
-    if swarm != "active":
-        message = f"the engine is not a Swarm manager (state {swarm!r}); run: bash .ci/docker.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    dt.require_swarm(docker)
     state = Journey(docker, settings, tmp_path)
     _admin(settings, f'DROP DATABASE IF EXISTS "{state.database}" WITH (FORCE)')
     _admin(settings, f'CREATE DATABASE "{state.database}"')

@@ -5,7 +5,6 @@ exist only on this engine, built from the local base image: no registry, so thei
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import uuid
 
@@ -23,12 +22,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.django_db(databases="__all__", tra
 @pytest.fixture(scope="module")
 def docker():
     binary = dt.require_docker()
-    swarm = dt.docker_run(binary, "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
-    if swarm != "active":
-        message = "the Docker engine is not a Swarm manager; start it with: bash .ci/docker.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    dt.require_swarm(binary)
     return binary
 
 

@@ -9,9 +9,20 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.core.management import CommandError, call_command
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def need(condition: bool, reason: str) -> None:
+    """A tool or service the test needs: in CI (CI=true, where .ci/run installs and starts it) its
+    absence fails the test; on a laptop without it the test is skipped with ``reason``."""
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
 
 
 def run_command(name: str, *args: str, **options: Any) -> tuple[str, str, int]:
