@@ -125,16 +125,11 @@ def parse_client_version(text: str) -> tuple[int, ...] | None:
 
 
 def server_version(alias: str) -> tuple[int, ...] | None:
-    """The server version in the same shape as the client's: (major,) for PostgreSQL, (major, minor)
-    for MySQL and MariaDB, whose dump formats change between minor series."""
+    """The server version in the same shape as the dump client's (see the vendor adapters)."""
+    from django_cicd import vendors
+
     connection = connections[alias]
-    connection.ensure_connection()
-    if connection.vendor == "postgresql":
-        return (connection.pg_version // 10000,)  # type: ignore[attr-defined]
-    if connection.vendor == "mysql":
-        major, minor, *_ = connection.mysql_version  # type: ignore[attr-defined]
-        return (major, minor)
-    return None
+    return vendors.adapter(connection).server_version(connection)
 
 
 # --- backup, verify, restore -------------------------------------------------------------------

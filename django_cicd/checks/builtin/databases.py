@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 from django.db import connections
 
+from django_cicd import vendors
 from django_cicd.checks.context import CheckContext
 from django_cicd.checks.registry import register
 from django_cicd.redaction import redact
@@ -14,19 +15,7 @@ from django_cicd.report import Finding, Severity
 def server_version(alias: str) -> str:
     """A human-readable server version for a connected alias."""
     connection = connections[alias]
-    vendor = connection.vendor
-    if vendor == "postgresql":
-        number = connection.pg_version  # type: ignore[attr-defined]
-        return f"PostgreSQL {number // 10000}.{number % 10000}"
-    if vendor == "mysql":
-        info = connection.mysql_server_info  # type: ignore[attr-defined]
-        name = "MariaDB" if connection.mysql_is_mariadb else "MySQL"  # type: ignore[attr-defined]
-        return f"{name} {info.split('-')[0]}"
-    if vendor == "sqlite":
-        import sqlite3
-
-        return f"SQLite {sqlite3.sqlite_version}"
-    return f"{vendor} (version unknown)"  # pragma: no cover (no fourth vendor in the test matrix)
+    return vendors.adapter(connection).server_description(connection)
 
 
 @register("cicd.database.reachable", title="Each target database answers", needs_database=True)
