@@ -23,7 +23,7 @@ _running: dict[subprocess.Popen[Any], str] = {}
 
 def popen(args: list[str], *, kind: str, **kwargs: Any) -> subprocess.Popen[Any]:
     """``subprocess.Popen(args, **kwargs)``, remembered until it exits."""
-    process: subprocess.Popen[Any] = subprocess.Popen(args, **kwargs)  # noqa: S603 (argument lists, never a shell)
+    process: subprocess.Popen[Any] = subprocess.Popen(args, **kwargs)
     with _mutex:
         _running[process] = kind
     return process
