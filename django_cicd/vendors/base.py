@@ -110,6 +110,9 @@ class HeldLock:
         self.check_seconds = 0.0
 
     # -- implemented by each vendor ------------------------------------------------------------
+    def acquire(self, wait: float, interrupted: Callable[[], bool] | None) -> None:  # pragma: no cover (abstract)
+        raise NotImplementedError
+
     def _still_held(self) -> bool:  # pragma: no cover (abstract)
         raise NotImplementedError
 
@@ -262,6 +265,9 @@ class Vendor:
     BOOKKEEPING_TABLES: ClassVar[frozenset[str]] = frozenset({"django_migrations", "django_cicd_release"})
 
     # -- lock ----------------------------------------------------------------------------------------
+    def new_lock(self, alias: str, purpose: str, info: Mapping[str, Any], *, maintenance: bool) -> HeldLock:
+        raise NotImplementedError  # pragma: no cover (abstract)
+
     def acquire_lock(
         self,
         alias: str,
@@ -271,14 +277,43 @@ class Vendor:
         info: Mapping[str, Any],
         maintenance: bool = False,
         interrupted: Callable[[], bool] | None = None,
-    ) -> HeldLock:  # pragma: no cover (abstract)
-        raise NotImplementedError
+    ) -> HeldLock:
+        """The lock ``purpose`` of ``alias``, held; :class:`LockNotAcquired` after ``wait`` seconds.
+
+        ``maintenance=True`` takes it without a session on the target database where the vendor
+        needs that (PostgreSQL: ``CREATE DATABASE ... TEMPLATE``)."""
+        lock = self.new_lock(alias, purpose, info, maintenance=maintenance)
+        try:
+            lock.acquire(wait, interrupted)
+        except BaseException:
+            lock.release()
+            raise
+        return lock
 
     # -- the migrating session -------------------------------------------------------------------
+    def timeout_statements(
+        self, connection: BaseDatabaseWrapper, lock_timeout: float | None, statement_timeout: float | None
+    ) -> tuple[list[tuple[str, list[Any]]], list[str]]:
+        """The statements that set the session's timeouts, and those that reset them."""
+        return [], []
+
+    @contextlib.contextmanager
     def session_timeouts(
         self, connection: BaseDatabaseWrapper, lock_timeout: float | None, statement_timeout: float | None
-    ) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
+    ) -> Iterator[None]:
+        """The lock and statement timeouts on ``connection``'s session for the block."""
+        statements, resets = self.timeout_statements(connection, lock_timeout, statement_timeout)
+        if statements:
+            with connection.cursor() as cursor:
+                for sql, params in statements:
+                    cursor.execute(sql, params)
+        try:
+            yield
+        finally:
+            if resets and connection.connection is not None:
+                with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                    for sql in resets:
+                        cursor.execute(sql)
 
     def session_id(self, connection: BaseDatabaseWrapper) -> dict[str, Any]:
         """What identifies ``connection``'s session on the server, to ask later whether it is alive."""

@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from django.db import DatabaseError, connections
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from django_cicd.vendors.base import (
@@ -84,65 +84,34 @@ class MySQLLock(HeldLock):
 class MySQL(Vendor):
     name = "mysql"
 
-    def acquire_lock(
-        self,
-        alias: str,
-        purpose: str,
-        *,
-        wait: float,
-        info: Mapping[str, Any],
-        maintenance: bool = False,
-        interrupted: Callable[[], bool] | None = None,
-    ) -> HeldLock:
+    def new_lock(self, alias: str, purpose: str, info: Mapping[str, Any], *, maintenance: bool) -> HeldLock:
         from django_cicd.locking import lock_name as full_name
 
-        wrapper = side_connection(alias)
-        lock = MySQLLock(alias, purpose, info, wrapper, lock_name(full_name(alias, purpose)))
-        try:
-            lock.acquire(wait, interrupted)
-        except BaseException:
-            wrapper.close()
-            raise
-        return lock
+        return MySQLLock(alias, purpose, info, side_connection(alias), lock_name(full_name(alias, purpose)))
 
     @staticmethod
     def _is_mariadb(connection: BaseDatabaseWrapper) -> bool:
         return bool(getattr(connection, "mysql_is_mariadb", False))
 
-    @contextlib.contextmanager
-    def _timeouts(
+    def timeout_statements(
         self, connection: BaseDatabaseWrapper, lock_timeout: float | None, statement_timeout: float | None
-    ) -> Iterator[None]:
+    ) -> tuple[list[tuple[str, list[Any]]], list[str]]:
         statements: list[tuple[str, list[Any]]] = []
         resets: list[str] = []
         if lock_timeout is not None:
             # Both: DDL waits on metadata locks (lock_wait_timeout), data statements on row locks.
-            seconds = max(1, round(lock_timeout))
-            statements.append(("SET SESSION lock_wait_timeout = %s", [seconds]))
-            statements.append(("SET SESSION innodb_lock_wait_timeout = %s", [seconds]))
-            resets += ["SET SESSION lock_wait_timeout = DEFAULT", "SET SESSION innodb_lock_wait_timeout = DEFAULT"]
+            for variable in ("lock_wait_timeout", "innodb_lock_wait_timeout"):
+                statements.append((f"SET SESSION {variable} = %s", [max(1, round(lock_timeout))]))
+                resets.append(f"SET SESSION {variable} = DEFAULT")
         if statement_timeout is not None:
+            # MariaDB's max_statement_time bounds DDL too; MySQL's max_execution_time only SELECTs.
             if self._is_mariadb(connection):
                 statements.append(("SET SESSION max_statement_time = %s", [float(statement_timeout)]))
                 resets.append("SET SESSION max_statement_time = DEFAULT")
             else:
                 statements.append(("SET SESSION max_execution_time = %s", [max(1, round(statement_timeout * 1000))]))
                 resets.append("SET SESSION max_execution_time = DEFAULT")
-        with connection.cursor() as cursor:
-            for sql, params in statements:
-                cursor.execute(sql, params)
-        try:
-            yield
-        finally:
-            if resets and connection.connection is not None:
-                with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-                    for sql in resets:
-                        cursor.execute(sql)
-
-    def session_timeouts(
-        self, connection: BaseDatabaseWrapper, lock_timeout: float | None, statement_timeout: float | None
-    ) -> contextlib.AbstractContextManager[None]:
-        return self._timeouts(connection, lock_timeout, statement_timeout)
+        return statements, resets
 
     def session_id(self, connection: BaseDatabaseWrapper) -> dict[str, Any]:
         with connection.cursor() as cursor:

@@ -115,53 +115,25 @@ class PostgreSQLLock(HeldLock):
 class PostgreSQL(Vendor):
     name = "postgresql"
 
-    def acquire_lock(
-        self,
-        alias: str,
-        purpose: str,
-        *,
-        wait: float,
-        info: Mapping[str, Any],
-        maintenance: bool = False,
-        interrupted: Callable[[], bool] | None = None,
-    ) -> HeldLock:
+    def new_lock(self, alias: str, purpose: str, info: Mapping[str, Any], *, maintenance: bool) -> HeldLock:
         from django_cicd.locking import lock_name
 
-        # maintenance: held from the "postgres" database, so that the target has no session of ours
-        # (CREATE DATABASE ... TEMPLATE needs that).
+        # maintenance: held from the "postgres" database, so that the target has no session of ours.
         wrapper = side_connection(alias, database_name="postgres" if maintenance else None)
-        lock = PostgreSQLLock(alias, purpose, info, wrapper, advisory_key(lock_name(alias, purpose)))
-        try:
-            lock.acquire(wait, interrupted)
-        except BaseException:
-            wrapper.close()
-            raise
-        return lock
+        return PostgreSQLLock(alias, purpose, info, wrapper, advisory_key(lock_name(alias, purpose)))
 
-    @contextlib.contextmanager
-    def _timeouts(
+    def timeout_statements(
         self, connection: BaseDatabaseWrapper, lock_timeout: float | None, statement_timeout: float | None
-    ) -> Iterator[None]:
-        settings = []
-        if lock_timeout is not None:
-            settings.append(("lock_timeout", f"{max(1, round(lock_timeout * 1000))}ms"))
-        if statement_timeout is not None:
-            settings.append(("statement_timeout", f"{max(1, round(statement_timeout * 1000))}ms"))
-        with connection.cursor() as cursor:
-            for name, value in settings:
-                cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
-        try:
-            yield
-        finally:
-            if settings and connection.connection is not None:
-                with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-                    for name, _value in settings:
-                        cursor.execute(f"RESET {name}")
-
-    def session_timeouts(
-        self, connection: BaseDatabaseWrapper, lock_timeout: float | None, statement_timeout: float | None
-    ) -> contextlib.AbstractContextManager[None]:
-        return self._timeouts(connection, lock_timeout, statement_timeout)
+    ) -> tuple[list[tuple[str, list[Any]]], list[str]]:
+        settings = [
+            (name, f"{max(1, round(seconds * 1000))}ms")
+            for name, seconds in (("lock_timeout", lock_timeout), ("statement_timeout", statement_timeout))
+            if seconds is not None
+        ]
+        return (
+            [("SELECT set_config(%s, %s, false)", [name, value]) for name, value in settings],
+            [f"RESET {name}" for name, _value in settings],
+        )
 
     def session_id(self, connection: BaseDatabaseWrapper) -> dict[str, Any]:
         with connection.cursor() as cursor:

@@ -87,19 +87,8 @@ class SQLite(Vendor):
     #: SQLite's own tables.
     INTERNAL_PREFIX = "sqlite_"
 
-    def acquire_lock(
-        self,
-        alias: str,
-        purpose: str,
-        *,
-        wait: float,
-        info: Mapping[str, Any],
-        maintenance: bool = False,
-        interrupted: Callable[[], bool] | None = None,
-    ) -> HeldLock:
-        lock = FileLock(alias, purpose, info, lock_file_path(connections[alias], purpose))
-        lock.acquire(wait, interrupted)
-        return lock
+    def new_lock(self, alias: str, purpose: str, info: Mapping[str, Any], *, maintenance: bool) -> HeldLock:
+        return FileLock(alias, purpose, info, lock_file_path(connections[alias], purpose))
 
     def session_id(self, connection: BaseDatabaseWrapper) -> dict[str, Any]:
         return {"host": socket.gethostname(), "pid": os.getpid()}
