@@ -8,6 +8,7 @@ system checks can report every problem at once.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "LOCK_WAIT": 600,  # seconds a second migrator waits for the deploy lock
     "LOCK_TIMEOUT": None,  # database lock_timeout during migrations (seconds)
     "STATEMENT_TIMEOUT": None,  # database statement timeout during migrations (seconds)
+    "LOCK_HEARTBEAT": 5,  # seconds between two checks that the deploy lock is still held (while idle)
     "PRODUCTION_ENVIRONMENTS": ["production"],
     "IMAGE_VARIABLE": "CICD_IMAGE",
     "DOCKER_TAG": "current",
@@ -101,7 +103,7 @@ class CicdSettings:
         value = self.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             default: float | None = DEFAULTS[key]  # invalid values are reported by django_cicd.E006
             return default
         return float(value)
@@ -117,6 +119,10 @@ class CicdSettings:
     @property
     def STATEMENT_TIMEOUT(self) -> float | None:
         return self._seconds("STATEMENT_TIMEOUT")
+
+    @property
+    def LOCK_HEARTBEAT(self) -> float:
+        return self._seconds("LOCK_HEARTBEAT") or float(DEFAULTS["LOCK_HEARTBEAT"])
 
     @property
     def PRODUCTION_ENVIRONMENTS(self) -> Sequence[str]:

@@ -1,24 +1,45 @@
-"""The release ledger: write and read :class:`~django_cicd.models.Release` rows in each database.
+"""The release ledger: the only module that writes and reads :class:`~django_cicd.models.Release` rows.
 
 Every row lives in the database it describes (``Release.objects.using(alias)``), so a restore of a
 backup brings back the ledger as it was when the backup was taken; the runs that follow write their
-own rows again.
+own rows again (:func:`finish` saves a row a restore removed).
+
+On a fresh database the ledger table only exists once django_cicd's own migration has run: a run
+keeps its row in memory until then (:func:`save_when_possible`), because creating the table first
+would change the database before the backup.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+import re
 import socket
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from django.conf import settings
 from django.db import connections
+from django.db.models import Q
 from django.utils import timezone
 
 from django_cicd.models import Release
+
+Status = Release.Status
+Kind = Release.Kind
+
+#: The release name recorded when nothing names it.
+UNNAMED = "unnamed"
+#: Statuses of a run that has not finished (or was killed before it could say so).
+UNFINISHED = (Status.PENDING, Status.MIGRATING)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]|\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (newlines, ANSI escapes): what the ledger prints can never
+    forge a line of a listing or recolour a terminal."""
+    return _CONTROL.sub(" ", text)
+
 
 #: Environment variables that name the release, in the order they are read.
 RELEASE_VARIABLES = (
@@ -29,35 +50,29 @@ RELEASE_VARIABLES = (
     "HEROKU_SLUG_COMMIT",
     "K_REVISION",
 )
-#: The release name recorded when nothing names it.
-UNNAMED = "unnamed"
-#: Statuses of a run that has not finished (or was killed before it could say so).
-UNFINISHED = ("pending", "migrating")
 
 
 def detect_release_name(explicit: str | None) -> str:
-    """``--release``, else the first CI variable set, else a ``REVISION`` file, else ``"unnamed"``.
+    """``--release``, else the first CI variable set, else a ``REVISION`` file, else ``"unnamed"``."""
+    from pathlib import Path
 
-    The REVISION file (one line, as Capistrano and many image builds write it) is looked for in the
-    working directory, then next to the settings' ``BASE_DIR``.
-    """
-    if explicit and explicit.strip():
-        return explicit.strip()
-    for variable in RELEASE_VARIABLES:
-        value = os.environ.get(variable, "").strip()
-        if value:
-            return value
-    candidates = [Path.cwd() / "REVISION"]
+    from django.conf import settings
+
+    candidates: list[str] = [explicit or ""]
+    candidates += [os.environ.get(variable, "") for variable in RELEASE_VARIABLES]
     base_dir = getattr(settings, "BASE_DIR", None)
-    if base_dir:
-        candidates += [Path(base_dir) / "REVISION", Path(base_dir).parent / "REVISION"]
-    for path in candidates:
+    paths = [Path.cwd() / "REVISION"] + (
+        [Path(base_dir) / "REVISION", Path(base_dir).parent / "REVISION"] if base_dir else []
+    )
+    for path in paths:
         try:
-            value = path.read_text(encoding="utf-8").strip().splitlines()[0].strip()
+            candidates.append(path.read_text(encoding="utf-8").strip().splitlines()[0])
         except (OSError, IndexError, UnicodeDecodeError):
             continue
-        if value:
-            return value
+    for candidate in candidates:
+        name = printable(candidate).strip()[:200]
+        if name:
+            return name
     return UNNAMED
 
 
@@ -78,45 +93,6 @@ def table_exists(database: str) -> bool:
         return Release._meta.db_table in connection.introspection.table_names(cursor)
 
 
-def start_release(
-    *,
-    name: str,
-    kind: str,
-    database: str,
-    state_before: Mapping[str, str | None],
-    plan: Sequence[Mapping[str, Any]],
-    image_repository: str = "",
-    image_digest: str = "",
-    target: Release | None = None,
-    environment: str | None = None,
-    save: bool = True,
-) -> Release:
-    """A new row (status pending) for a run about to start, saved unless ``save=False``.
-
-    ``save=False`` keeps the row in memory: on a fresh database the ledger table only exists once
-    django_cicd's own migration has run, and safe_migrate saves the row at that point.
-    """
-    release = Release(
-        name=name[:200],
-        kind=kind,
-        status="pending",
-        database=database,
-        environment=environment or "",
-        state_before=dict(state_before),
-        plan=[dict(step) for step in plan],
-        image_repository=image_repository,
-        image_digest=image_digest,
-        target=target,
-        host=socket.gethostname(),
-        user=_user(),
-        pid=os.getpid(),
-        started_at=timezone.now(),
-    )
-    if save:
-        release.save(using=database)
-    return release
-
-
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -124,13 +100,71 @@ def _user() -> str:
         return str(os.getuid())
 
 
+# --- writing -----------------------------------------------------------------------------------------
+
+
+def start(
+    *,
+    name: str,
+    kind: str,
+    database: str,
+    state_before: Mapping[str, str | None],
+    plan: Sequence[Mapping[str, Any]],
+    image: tuple[str, str] = ("", ""),
+    target: Release | None = None,
+    environment: str | None = None,
+    backup: Any = None,
+    details: Mapping[str, Any] | None = None,
+    save: bool = True,
+) -> Release:
+    """A new row (status migrating) for a run about to change ``database``; saved now when ``save`` and
+    the ledger table exists, else kept in memory (see :func:`save_when_possible`)."""
+    release = Release(
+        name=printable(name)[:200],
+        kind=kind,
+        status=Status.MIGRATING,
+        database=database,
+        environment=environment or "",
+        state_before=dict(state_before),
+        plan=[dict(step) for step in plan],
+        image_repository=image[0],
+        image_digest=image[1],
+        target=target,
+        host=socket.gethostname(),
+        user=_user(),
+        pid=os.getpid(),
+        started_at=timezone.now(),
+        details=dict(details or {}),
+    )
+    if backup is not None:
+        release.backup_name = backup.name
+        release.backup_sha256 = backup.sha256
+        release.backup_size = backup.size
+        release.backup_storage = backup.storage
+        release.backup_compressed = backup.compressed
+        release.backup_encrypted = backup.encrypted
+    if save:
+        save_when_possible(release)
+    return release
+
+
 def is_saved(release: Release) -> bool:
     """False for a row still kept in memory (the ledger table did not exist yet)."""
     return release.pk is not None
 
 
-def update_release(release: Release, **fields: Any) -> Release:
-    """Set ``fields`` and save them now when the row is in the database."""
+def save_when_possible(release: Release) -> bool:
+    """Save a row kept in memory once the ledger table exists; True when the row is in the table."""
+    if is_saved(release):
+        return True
+    if not table_exists(release.database):
+        return False
+    release.save(using=release.database)
+    return True
+
+
+def update(release: Release, **fields: Any) -> Release:
+    """Set ``fields`` and save them now when the row is in the table."""
     for key, value in fields.items():
         setattr(release, key, value)
     if release.pk is not None:
@@ -138,31 +172,130 @@ def update_release(release: Release, **fields: Any) -> Release:
     return release
 
 
-def finish_release(
+def _present(release: Release) -> bool:
+    return bool(Release.objects.using(release.database).filter(pk=release.pk, started_at=release.started_at).exists())
+
+
+def finish(
     release: Release,
     *,
     status: str,
     state_after: Mapping[str, str | None] | None = None,
     error: str = "",
     plan: Sequence[Mapping[str, Any]] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> Release:
-    """Record the outcome of a run; saves the row (in the database it describes)."""
+    """Record the outcome of a run. A row a restore removed (or one still in memory) is saved again,
+    under a fresh id, when the ledger table exists."""
     release.status = status
     release.finished_at = timezone.now()
-    release.error = error
+    release.error = printable(error)
     if state_after is not None:
         release.state_after = dict(state_after)
     if plan is not None:
         release.plan = [dict(step) for step in plan]
+    if details is not None:
+        release.details = {**(release.details or {}), **details}
+    if not table_exists(release.database):
+        release.pk = None
+        return release
+    if release.pk is not None and not _present(release):
+        release.pk = None  # a restore brought the table back as it was: take a fresh id
     release.save(using=release.database)
     return release
 
 
+def record_replica(
+    *,
+    name: str,
+    database: str,
+    state: Mapping[str, str | None],
+    image: tuple[str, str],
+    environment: str | None,
+) -> tuple[Release | None, bool]:
+    """A deploy that found nothing to apply: recorded once; replicas of the same release share its row.
+    Returns (the row, whether it already existed)."""
+    if not table_exists(database):
+        return None, False
+    latest = current_release(database)
+    if (
+        latest is not None
+        and latest.name == name
+        and latest.state_after == dict(state)
+        and (latest.image_repository, latest.image_digest) == image
+    ):
+        return latest, True
+    release = start(
+        name=name,
+        kind=Kind.DEPLOY,
+        database=database,
+        state_before=state,
+        plan=[],
+        image=image,
+        environment=environment,
+    )
+    finish(release, status=Status.SUCCEEDED, state_after=state)
+    return release, False
+
+
+def close_interrupted(release: Release, *, status: str, error: str) -> Release:
+    """Close the row of a run that died (found by a later run, which holds the lock)."""
+    release.status = status
+    release.error = printable(error)
+    release.finished_at = timezone.now()
+    if release.pk is not None and _present(release):
+        release.save(using=release.database, update_fields=["status", "error", "finished_at"])
+    return release
+
+
+def mark_rolled_back(releases: Iterable[Release]) -> None:
+    """The releases a rollback undid become ``rolled_back``; after a restore their rows (gone with it)
+    come back."""
+    for release in releases:
+        release.status = Status.ROLLED_BACK
+        if release.pk is not None and _present(release):
+            release.save(using=release.database, update_fields=["status"])
+        else:
+            release.pk = None
+            release.target = None
+            release.save(using=release.database)
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+def deploys(database: str) -> Any:
+    return Release.objects.using(database).filter(database=database, kind=Kind.DEPLOY)
+
+
+def succeeded_deploys(database: str) -> list[Release]:
+    """Succeeded deploys, newest first: the rollback targets."""
+    if not table_exists(database):
+        return []
+    return list(deploys(database).filter(status=Status.SUCCEEDED).order_by("-started_at", "-id"))
+
+
+def find_deploy(database: str, wanted: str) -> Release | None:
+    """A succeeded (or rolled back) deploy by ledger id or name (the latest of that name)."""
+    candidates = deploys(database).filter(status__in=[Status.SUCCEEDED, Status.ROLLED_BACK])
+    found: Release | None = None
+    if wanted.isdigit():
+        found = candidates.filter(pk=int(wanted)).first()
+    if found is None:
+        found = candidates.filter(name=wanted).order_by("-started_at", "-id").first()
+    return found
+
+
+def recent_names(database: str, limit: int = 10) -> list[str]:
+    names = deploys(database).filter(status=Status.SUCCEEDED).values_list("name", flat=True)[:limit]
+    return list(dict.fromkeys(names))
+
+
 def previous_succeeded(database: str, *, before: Release | None = None) -> Release | None:
-    """The latest succeeded deploy on ``database`` (before ``before``, when given): the default rollback target."""
+    """The latest succeeded deploy on ``database`` (before ``before``, when given)."""
     if not table_exists(database):
         return None
-    queryset = Release.objects.using(database).filter(database=database, kind="deploy", status="succeeded")
+    queryset = deploys(database).filter(status=Status.SUCCEEDED)
     if before is not None:
         queryset = queryset.filter(started_at__lte=before.started_at).exclude(pk=before.pk)
         queryset = queryset.exclude(started_at=before.started_at, pk__gt=before.pk)
@@ -176,20 +309,43 @@ def current_release(database: str) -> Release | None:
         return None
     release: Release | None = (
         Release.objects.using(database)
-        .filter(database=database, status="succeeded")
+        .filter(database=database, status=Status.SUCCEEDED)
         .order_by("-started_at", "-id")
         .first()
     )
     return release
 
 
-def unfinished_releases(database: str) -> list[Release]:
-    """Rows of runs that never finished. Call it with the deploy lock held: their runs are dead."""
+def unfinished(database: str) -> list[Release]:
+    """Rows of runs that never finished, and of runs that stopped with a migration half applied (their
+    lock was lost, so they left it to the next run). Whether their runs are dead is for the caller to
+    find out."""
     if not table_exists(database):
         return []
-    return list(
-        Release.objects.using(database).filter(database=database, status__in=UNFINISHED).order_by("started_at", "id")
-    )
+    rows = Release.objects.using(database).filter(database=database).order_by("started_at", "id")
+    candidates = rows.filter(Q(status__in=UNFINISHED) | Q(details__has_key="needs_recovery"))
+    return [
+        row
+        for row in candidates
+        if row.status in UNFINISHED or (isinstance(row.details, dict) and row.details.get("needs_recovery") is True)
+    ]
+
+
+def release_that_applied(database: str, keys: Iterable[tuple[str, str]]) -> Release | None:
+    """The latest row whose plan applied one of ``keys`` (app, migration), or whose recorded state has
+    one of them as an app's leaf: who put the database ahead of this code."""
+    if not table_exists(database):
+        return None
+    wanted = set(keys)
+    release: Release
+    for release in Release.objects.using(database).filter(database=database).order_by("-started_at", "-id")[:200]:
+        plan = release.plan if isinstance(release.plan, list) else []
+        if any((s.get("app"), s.get("name")) in wanted for s in plan if isinstance(s, dict)):
+            return release
+        state = release.state_after if isinstance(release.state_after, dict) else {}
+        if any((app, name) in wanted for app, name in state.items()):
+            return release
+    return None
 
 
 def list_releases(database: str, *, limit: int | None = 20, kind: str | None = None) -> list[Release]:

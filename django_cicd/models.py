@@ -9,18 +9,18 @@ from django.db import models
 
 class Release(models.Model):
     class Kind(models.TextChoices):
-        DEPLOY = "deploy", "deploy"
-        ROLLBACK = "rollback", "rollback"
+        DEPLOY = "deploy"
+        ROLLBACK = "rollback"
 
     class Status(models.TextChoices):
-        PENDING = "pending", "pending"
-        MIGRATING = "migrating", "migrating"
-        SUCCEEDED = "succeeded", "succeeded"
-        FAILED = "failed", "failed"
+        PENDING = "pending"
+        MIGRATING = "migrating"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
         #: The run failed and the database was brought back to its state before the run.
-        RECOVERED = "recovered", "recovered"
+        RECOVERED = "recovered"
         #: A later rollback undid this release.
-        ROLLED_BACK = "rolled_back", "rolled back"
+        ROLLED_BACK = "rolled_back"
 
     name = models.CharField(max_length=200, help_text="Release name: git sha or the name given with --release.")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DEPLOY)

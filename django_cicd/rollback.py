@@ -30,52 +30,54 @@ a failure is a :class:`RollbackResult` with exit code 1 whose notes say where th
 from __future__ import annotations
 
 import datetime as dt
-import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations import operations as ops
-from django.db.migrations.exceptions import InconsistentMigrationHistory
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
 from django.db.models import NOT_PROVIDED, Value
 from django.utils import timezone
 
-from django_cicd import backups, hooks, ledger, locking, planning
+from django_cicd import backups, ledger, planning
 from django_cicd.conf import cicd_settings
 from django_cicd.exit_codes import ExitCode
-from django_cicd.migrating import StepResult, drop_new_tables, run_timed, terminate_as_exit
 from django_cicd.models import Release
 from django_cicd.redaction import redact
+from django_cicd.runs import (
+    LEDGER_APP,
+    TOP_LEVEL,
+    CouldNotRun,
+    Failure,
+    Job,
+    Progress,
+    Run,
+    RunOptions,
+    RunResult,
+    StepResult,
+    connect,
+    executor_for,
+    normalised,
+)
 
 COMMAND = "rollback_release"
-#: django_cicd's own app is never reversed: its table holds the ledger the rollback writes to.
-LEDGER_APP = "django_cicd"
-Progress = Callable[[str, StepResult], None]
 
-
-class CouldNotRollBack(Exception):
-    """Nothing was changed: bad input, unreachable database, lock not obtained, backup impossible."""
+#: rollback_release raises CouldNotRun under this name too.
+CouldNotRollBack = CouldNotRun
 
 
 @dataclass
-class RollbackOptions:
-    database: str = "default"
+class RollbackOptions(RunOptions):
     #: A release name or ledger id; None: ``steps`` succeeded deploys back from the current one.
     to: str | None = None
     steps: int = 1
     accept_data_loss: bool = False
     restore_backup: bool = False
-    backup: bool = True
-    force: bool = False
-    environment: str | None = None
-    lock_wait: float | None = None
-    lock_timeout: float | None = None
-    statement_timeout: float | None = None
+    #: Restore a backup taken of another database (--restore-into-other-database).
+    restore_into_other_database: bool = False
     docker_service: str | None = None
     docker_image: str | None = None
     docker_tag: str | None = None
@@ -191,21 +193,18 @@ def _release_dict(release: Release | None) -> dict[str, Any] | None:
 
 
 @dataclass
-class RollbackResult:
-    #: planned, nothing_to_do, rolled_back, refused, failed
-    status: str
-    plan: RollbackPlan
-    backup: backups.BackupInfo | None = None
-    ledger_id: int | None = None
-    state_after: dict[str, str | None] | None = None
-    error: str = ""
-    notes: list[str] = field(default_factory=list)
+class RollbackResult(RunResult):
+    command: ClassVar[str] = COMMAND
+    #: planned, nothing_to_do, rolled_back, refused, stopped, failed, recovered
+    OK_STATUSES: ClassVar[frozenset[str]] = frozenset({"planned", "nothing_to_do", "rolled_back"})
+    plan: RollbackPlan = None  # type: ignore[assignment]
     image_switch: dict[str, Any] | None = None
-    seconds: float = 0.0
 
     @property
     def exit_code(self) -> int:
-        return ExitCode.OK if self.status in {"planned", "nothing_to_do", "rolled_back"} else ExitCode.NO
+        if self.status == "planned" and self.plan.refused:
+            return ExitCode.NO
+        return super().exit_code
 
     @property
     def summary(self) -> str:
@@ -219,6 +218,8 @@ class RollbackResult:
             return f"rollback_release REFUSED on {where}: {plan.refusals[0] if plan.refusals else self.error}"
         if self.status == "nothing_to_do":
             return f"rollback_release: {where} is already at the state of {to}; nothing was reversed"
+        if self.status == "stopped":
+            return f"rollback_release stopped by {self.stopped_by or 'a signal'} on {where}; nothing was changed"
         if self.status == "rolled_back":
             how = (
                 f"restored the backup {plan.restore.backup_name}"
@@ -229,22 +230,23 @@ class RollbackResult:
             if self.image_switch:
                 image = f"; {self.image_switch.get('summary')}"
             return f"rollback_release: {where} is back at {to} ({how}){image}"
+        if self.status == "recovered":
+            return (
+                f"rollback_release FAILED on {where} and {where} is back where it was before the rollback "
+                f"({self.recovery}): {self.error or 'see the notes above'}"
+            )
         return f"rollback_release FAILED on {where}: {self.error or 'see the notes above'}"
 
     def as_dict(self) -> dict[str, Any]:
+        common = self.common_dict()
         return {
             "schema": "django-cicd/rollback_release",
             "version": 1,
-            "status": self.status,
-            "exit_code": int(self.exit_code),
+            **common,
             **self.plan.as_dict(),
-            "backup": self.backup.as_dict() if self.backup else None,
-            "ledger_id": self.ledger_id,
-            "state_after": self.state_after,
+            "state_before": self.plan.state_before,
             "image_switch": self.image_switch,
-            "error": self.error,
             "notes": [*self.plan.notes, *self.notes],
-            "seconds": round(self.seconds, 4),
             "summary": self.summary,
         }
 
@@ -252,50 +254,14 @@ class RollbackResult:
 # --- planning ------------------------------------------------------------------------------------
 
 
-def _connect(alias: str) -> BaseDatabaseWrapper:
-    if alias not in connections.settings:
-        raise CouldNotRollBack(f"unknown database alias {alias!r}; DATABASES has: {', '.join(connections.settings)}")
-    connection = connections[alias]
-    try:
-        connection.ensure_connection()
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise CouldNotRollBack(
-            f"cannot connect to database {alias!r} ({connection.vendor}): {type(exc).__name__}: {first}; check "
-            f"DATABASES[{alias!r}] and that the server is reachable from here"
-        ) from exc
-    return connection
-
-
-def _executor(connection: BaseDatabaseWrapper) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    try:
-        executor.loader.check_consistent_history(connection)
-    except InconsistentMigrationHistory as exc:
-        raise CouldNotRollBack(
-            f"the migration history of database {connection.alias!r} is inconsistent: {exc}"
-        ) from exc
-    return executor
-
-
-def _deploys(alias: str) -> Any:
-    return Release.objects.using(alias).filter(database=alias, kind="deploy")
-
-
-def _find_target(options: RollbackOptions, current: Release) -> Release:
+def _find_target(options: RollbackOptions) -> Release:
     alias = options.database
-    deploys = _deploys(alias).filter(status__in=["succeeded", "rolled_back"])
     wanted = (options.to or "").strip()
-    found: Release | None = None
-    if wanted.isdigit():
-        found = deploys.filter(pk=int(wanted)).first()
+    found = ledger.find_deploy(alias, wanted)
     if found is None:
-        found = deploys.filter(name=wanted).order_by("-started_at", "-id").first()
-    if found is None:
-        known = list(dict.fromkeys(_deploys(alias).filter(status="succeeded").values_list("name", flat=True)[:10]))
         raise CouldNotRollBack(
             f"no succeeded deploy named {wanted!r} (or with that ledger id) in the ledger of database {alias!r}; "
-            f"recent ones: {', '.join(known) or 'none'} (manage.py releases --database {alias})"
+            f"recent ones: {', '.join(ledger.recent_names(alias)) or 'none'} (manage.py releases --database {alias})"
         )
     return found
 
@@ -406,10 +372,6 @@ def _check_reverse(
             )
 
 
-def _normalised(state: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {app: name for app, name in (state or {}).items() if name and app != LEDGER_APP}
-
-
 def _check_restore(plan: RollbackPlan) -> None:
     """The backup of the oldest undone release: present, intact (sha256), holding the target's state."""
     candidates = sorted(plan.undone, key=lambda r: (r.started_at, r.pk))
@@ -425,16 +387,16 @@ def _check_restore(plan: RollbackPlan) -> None:
         return
     release = with_backup[0]
     plan.restore = release
-    if _normalised(release.state_before) != _normalised(plan.target_state):
+    if normalised(release.state_before) != normalised(plan.target_state):
         plan.refusals.append(
             f"the backup {release.backup_name} holds the state before release {release.name} "
-            f"({planning.format_state(_normalised(release.state_before))}), not the state of release "
-            f"{plan.to_release} ({planning.format_state(_normalised(plan.target_state))}); pick the release "
+            f"({planning.format_state(normalised(release.state_before))}), not the state of release "
+            f"{plan.to_release} ({planning.format_state(normalised(plan.target_state))}); pick the release "
             "right before it with --to"
         )
         return
     metadata = backups.read_metadata(release.backup_name)
-    if metadata.get("state") is not None and _normalised(metadata.get("state")) != _normalised(plan.target_state):
+    if metadata.get("state") is not None and normalised(metadata.get("state")) != normalised(plan.target_state):
         plan.refusals.append(
             f"the metadata of the backup {release.backup_name} records another migration state than release "
             f"{plan.to_release}: it is not the backup of that state"
@@ -468,10 +430,11 @@ def _age(seconds: float | None) -> str:
 def plan_rollback(options: RollbackOptions) -> RollbackPlan:
     """What the rollback would do, with every check made; changes nothing. Raises CouldNotRollBack."""
     alias = options.database
-    connection = _connect(alias)
+    options.check()
+    connection = connect(alias)
     if options.steps < 1:
         raise CouldNotRollBack(f"--steps must be 1 or more, not {options.steps}")
-    executor = _executor(connection)
+    executor = executor_for(connection)
     state_before = planning.state_from_applied(executor.loader, executor.loader.applied_migrations or {})
     plan = RollbackPlan(
         database=alias,
@@ -485,13 +448,13 @@ def plan_rollback(options: RollbackOptions) -> RollbackPlan:
             "(safe_migrate writes it)"
         )
         return plan
-    succeeded = list(_deploys(alias).filter(status="succeeded").order_by("-started_at", "-id"))
+    succeeded = ledger.succeeded_deploys(alias)
     if not succeeded:
         plan.refusals.append(f"no succeeded deploy is recorded in the ledger of database {alias!r}: nothing to undo")
         return plan
     plan.current = succeeded[0]
     if options.to:
-        plan.target = _find_target(options, plan.current)
+        plan.target = _find_target(options)
     elif len(succeeded) > options.steps:
         plan.target = succeeded[options.steps]
     else:
@@ -509,10 +472,10 @@ def plan_rollback(options: RollbackOptions) -> RollbackPlan:
         plan.refusals.append(f"release {target.name} (ledger row {target.pk}) has no recorded migration state")
         return plan
     plan.target_state = dict(target.state_after)
-    if plan.current.state_after is not None and _normalised(plan.current.state_after) != _normalised(state_before):
+    if plan.current.state_after is not None and normalised(plan.current.state_after) != normalised(state_before):
         plan.notes.append(
             f"the database is not at the state recorded for release {plan.current.name}: it is at "
-            f"{planning.format_state(_normalised(state_before))} (migrations run outside safe_migrate?); the plan "
+            f"{planning.format_state(normalised(state_before))} (migrations run outside safe_migrate?); the plan "
             "starts from where it really is"
         )
     if plan.mode == "restore":
@@ -537,308 +500,165 @@ def plan_rollback(options: RollbackOptions) -> RollbackPlan:
 # --- running -------------------------------------------------------------------------------------
 
 
+class RollbackJob(Job):
+    """What rollback_release hands the run engine: the checked plan, then a reverse or a restore."""
+
+    command = COMMAND
+    kind = Release.Kind.ROLLBACK
+    without_backup = "the rollback itself cannot be undone"
+
+    def __init__(self, options: RollbackOptions) -> None:
+        self.options = options
+        self.plan: RollbackPlan | None = None
+
+    @property
+    def changes_without_steps(self) -> bool:
+        return self.plan is not None and self.plan.mode == "restore"
+
+    def release_name(self) -> str:
+        return self.plan.to_release if self.plan is not None else ""
+
+    def new_result(self, run: Run) -> RollbackResult:
+        mode = "restore" if self.options.restore_backup else "reverse"
+        empty = RollbackPlan(database=run.alias, vendor=run.connection.vendor, mode=mode, state_before={})
+        return RollbackResult(status="failed", database=run.alias, plan=empty)
+
+    def before_lock(self, run: Run) -> None:
+        if self.options.docker_service or self.options.docker_image:
+            from django_cicd import containers
+
+            try:
+                containers.check_engine(self.options.docker_service)
+            except containers.ContainerError as exc:
+                raise CouldNotRollBack(f"{exc}; nothing was rolled back") from exc
+
+    def prepare(self, run: Run) -> bool:
+        result = run.result
+        assert isinstance(result, RollbackResult)
+        plan = self.plan = result.plan = plan_rollback(self.options)
+        result.release = plan.to_release
+        result.image = plan.image
+        result.state_before = plan.state_before
+        for step in plan.steps:
+            step.backwards = True
+        result.steps = plan.steps
+        if plan.refused:
+            result.status = "refused"
+            return False
+        assert plan.target is not None
+        if plan.mode == "restore" and self.options.confirm is not None:
+            question = (
+                f"Restore {plan.restore.backup_name if plan.restore else '?'} into database {run.alias!r}? Everything "
+                f"written since {_age(plan.restore_age)} ago is lost."
+            )
+            if not self.options.confirm(question):
+                plan.refusals.append(
+                    "the restore was not confirmed (answer yes at the prompt; without a terminal pass --noinput); "
+                    "nothing was changed"
+                )
+                result.status = "refused"
+                return False
+        if not plan.steps and plan.mode == "reverse":
+            result.note("the database already has the target's schema: nothing to reverse")
+        return True
+
+    def backup_release(self) -> str:
+        return f"rollback-{self.plan.from_release if self.plan else ''}"
+
+    def row(self, run: Run) -> dict[str, Any]:
+        plan = self.plan
+        assert plan is not None
+        assert plan.target is not None
+        return {
+            "name": plan.target.name,
+            "image": (plan.target.image_repository, plan.target.image_digest),
+            "target": plan.target,
+            "details": {
+                "mode": plan.mode,
+                "from_release": plan.from_release,
+                "undone": [r.pk for r in plan.undone],
+                "data_loss": [d.as_dict() for d in plan.data_loss],
+            },
+        }
+
+    def change(self, run: Run) -> Failure | None:
+        plan = self.plan
+        assert plan is not None
+        if plan.mode == "restore":
+            return self._restore(run)
+        if not plan.steps:
+            return None
+        executor = MigrationExecutor(run.connection)
+        targets = planning.reverse_targets(executor.loader, plan.target_state, keep=[LEDGER_APP])
+        migration_plan = executor.migration_plan(targets)
+        if [(m.app_label, m.name) for m, _ in migration_plan] != [(s.app, s.name) for s in plan.steps]:
+            return Failure(
+                step=None,
+                error=RuntimeError("the migrations of the database changed between the plan and the run; run again"),
+            )
+        return run.migrate(executor, targets, migration_plan, plan.steps)
+
+    def _restore(self, run: Run) -> Failure | None:
+        plan = self.plan
+        assert plan is not None
+        assert plan.restore is not None
+        assert run.vendor is not None
+        release = plan.restore
+        details = release.details if isinstance(release.details, dict) else {}
+        recorded = details.get("objects_before")
+        if recorded is None and isinstance(details.get("tables_before"), list):  # rows of version 0.1
+            recorded = [f"table:{name}" for name in details["tables_before"]]
+        try:
+            run.check_lock()
+            if isinstance(recorded, list):
+                # Objects created after the backup would survive the restore (it drops and recreates only
+                # what it holds); we hold the deploy lock, so they are the undone releases' own.
+                keep = {str(name) for name in recorded}
+                catalog = run.vendor.catalog(run.connection)
+                new = [o for o in catalog.objects if o.kind in TOP_LEVEL and f"{o.kind}:{o.name}" not in keep]
+                new = [o for o in new if o.name not in run.vendor.BOOKKEEPING_TABLES]
+                if new:
+                    with run.guarded():
+                        run.vendor.drop_objects(run.connection, catalog, new)
+                    run.result.note(f"dropped what the undone releases created: {', '.join(o.label for o in new)}")
+            else:
+                run.result.note(
+                    f"release {release.name} recorded no list of its tables: what it created is left beside the restore"
+                )
+            kwargs = {"allow_other_database": True} if self.options.restore_into_other_database else {}
+            run.restore(release.backup_name, release.backup_sha256, **kwargs)
+        except (backups.BackupError, DatabaseError) as exc:
+            return Failure(step=None, error=exc)
+        return None
+
+    def after_success(self, run: Run) -> str:
+        plan = self.plan
+        result = run.result
+        assert plan is not None
+        assert isinstance(result, RollbackResult)
+        ledger.mark_rolled_back(plan.undone)
+        result.status = "rolled_back" if (plan.steps or plan.mode == "restore") else "nothing_to_do"
+        if not (self.options.docker_service or self.options.docker_image):
+            return ""
+        error = _switch_image(self.options, plan, result)
+        if run.row is not None:
+            ledger.update(run.row, details={**(run.row.details or {}), "image_switch": result.image_switch})
+        if error:
+            result.status = "failed"
+            result.error = error
+        return error
+
+    def hook_details(self) -> dict[str, Any]:
+        if self.plan is None:
+            return {}
+        return {"from_release": self.plan.from_release, "to_release": self.plan.to_release}
+
+
 def run_rollback(options: RollbackOptions, progress: Progress | None = None) -> RollbackResult:
     """Roll ``options.database`` back; see the module docstring. Raises CouldNotRollBack (exit 2)."""
-    started = time.monotonic()
-    alias = options.database
-    environment = options.environment or cicd_settings.ENVIRONMENT
-    if not options.backup and not options.force and environment in cicd_settings.PRODUCTION_ENVIRONMENTS:
-        raise CouldNotRollBack(
-            f"--no-backup is refused in the {environment!r} environment: without a backup the rollback itself "
-            "cannot be undone; drop --no-backup, or add --force if another backup was taken just now"
-        )
-    _connect(alias)
-    if options.docker_service or options.docker_image:
-        from django_cicd import containers
-
-        try:
-            containers.check_engine(options.docker_service)
-        except containers.ContainerError as exc:
-            raise CouldNotRollBack(f"{exc}; nothing was rolled back") from exc
-    run_id = uuid.uuid4().hex
-    details: dict[str, Any] = {}
-    hooks.send_safely(hooks.run_started, COMMAND, run_id=run_id, release="", environment=environment, database=alias)
-    result: RollbackResult | None = None
-    error: BaseException | None = None
-    try:
-        wait = cicd_settings.LOCK_WAIT if options.lock_wait is None else options.lock_wait
-        holder = {"host": _hostname(), "pid": _pid(), "release": "rollback"}
-        try:
-            with locking.deploy_lock(alias, wait=wait, holder_info=holder), terminate_as_exit():
-                plan = plan_rollback(options)
-                result = RollbackResult(status="failed", plan=plan)
-                details.update(from_release=plan.from_release, to_release=plan.to_release)
-                _run_locked(options, result, environment, progress)
-        except locking.LockNotAcquired as exc:
-            raise CouldNotRollBack(str(exc)) from exc
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        if result is not None:
-            result.seconds = time.monotonic() - started
-        code = ExitCode.COULD_NOT_RUN if isinstance(error, CouldNotRollBack) else ExitCode.NO
-        if error is None and result is not None:
-            code = ExitCode(result.exit_code)
-        summary = str(error) if error is not None else (result.summary if result else "")
-        hooks.send_safely(
-            hooks.run_finished,
-            COMMAND,
-            run_id=run_id,
-            release=details.get("to_release") or "",
-            environment=environment,
-            database=alias,
-            ok=error is None and code == ExitCode.OK,
-            exit_code=int(code),
-            error=error if error is not None else (RuntimeError(result.error) if result and result.error else None),
-            summary=redact(summary),
-            details={
-                **details,
-                "status": result.status if result else "error",
-                "ledger_id": getattr(result, "ledger_id", None),
-            },
-        )
+    result = Run(options, progress).execute(RollbackJob(options))
+    assert isinstance(result, RollbackResult)
     return result
-
-
-def _hostname() -> str:
-    import socket
-
-    return socket.gethostname()
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()
-
-
-def _run_locked(
-    options: RollbackOptions, result: RollbackResult, environment: str | None, progress: Progress | None
-) -> None:
-    plan = result.plan
-    alias = options.database
-    connection = connections[alias]
-    if plan.refused:
-        result.status = "refused"
-        return
-    assert plan.target is not None
-    assert plan.current is not None
-    if plan.mode == "restore" and options.confirm is not None:
-        question = (
-            f"Restore {plan.restore.backup_name if plan.restore else '?'} into database {alias!r}? Everything "
-            f"written since {_age(plan.restore_age)} ago is lost."
-        )
-        if not options.confirm(question):
-            plan.refusals.append(
-                "the restore was not confirmed (answer yes at the prompt; without a terminal pass --noinput); "
-                "nothing was changed"
-            )
-            result.status = "refused"
-            return
-    if not plan.steps and plan.mode == "reverse":
-        result.notes.append("the database already has the target's schema: nothing to reverse")
-    if options.backup and (plan.steps or plan.mode == "restore"):
-        result.backup = _backup(alias, plan)
-    elif not options.backup:
-        result.notes.append("no backup taken (--no-backup): this rollback cannot be undone by a restore")
-    tables_before = set(connection.introspection.table_names())
-    row = ledger.start_release(
-        name=plan.target.name,
-        kind="rollback",
-        database=alias,
-        state_before=plan.state_before,
-        plan=[{**s.as_dict(), "backwards": True} for s in plan.steps],
-        image_repository=plan.target.image_repository,
-        image_digest=plan.target.image_digest,
-        target=plan.target,
-        environment=environment,
-    )
-    if result.backup:
-        _set_backup_fields(row, result.backup)
-    row.details = {
-        "mode": plan.mode,
-        "from_release": plan.from_release,
-        "undone": [r.pk for r in plan.undone],
-        "data_loss": [d.as_dict() for d in plan.data_loss],
-        "tables_before": sorted(tables_before),
-    }
-    row.status = "migrating"
-    row.save(using=alias)
-    result.ledger_id = row.pk
-    if plan.mode == "restore":
-        ok = _restore(connection, plan, result)
-    else:
-        ok = _reverse(connection, plan, result, options, row, progress)
-    result.state_after = planning.state_from_applied(planning.load_graph(), planning.applied_migrations(alias))
-    if not ok:
-        result.status = "failed"
-        result.notes.append(_where_the_database_is(result))
-        row = _saved(row, alias)
-        ledger.finish_release(
-            row, status="failed", state_after=result.state_after, error=redact(result.error), plan=_plan_dicts(plan)
-        )
-        result.ledger_id = row.pk
-        return
-    row = _saved(row, alias)
-    _mark_undone(plan, alias)
-    result.status = "rolled_back" if (plan.steps or plan.mode == "restore") else "nothing_to_do"
-    image_error = ""
-    if options.docker_service or options.docker_image:
-        image_error = _switch_image(options, plan, result)
-    ledger.finish_release(
-        row,
-        status="failed" if image_error else "succeeded",
-        state_after=result.state_after,
-        error=redact(image_error),
-        plan=_plan_dicts(plan),
-    )
-    row.details = {**row.details, "image_switch": result.image_switch}
-    row.save(using=alias, update_fields=["details"])
-    result.ledger_id = row.pk
-    if image_error:
-        result.status = "failed"
-        result.error = image_error
-
-
-def _plan_dicts(plan: RollbackPlan) -> list[dict[str, Any]]:
-    return [{**s.as_dict(), "backwards": True} for s in plan.steps]
-
-
-def _saved(row: Release, alias: str) -> Release:
-    """The row in the table: a restore brings the table back as it was, without it; save it again."""
-    if row.pk is not None and Release.objects.using(alias).filter(pk=row.pk).exists():
-        return row
-    row.pk = None
-    row.save(using=alias)
-    return row
-
-
-def _mark_undone(plan: RollbackPlan, alias: str) -> None:
-    """The releases undone become ``rolled_back``; after a restore their rows (gone with it) come back."""
-    for release in plan.undone:
-        # After a restore another row may have taken the id: the same row has the same start time too.
-        present = (
-            Release.objects.using(alias)
-            .filter(pk=release.pk, kind=release.kind, name=release.name, started_at=release.started_at)
-            .exists()
-        )
-        release.status = "rolled_back"
-        if present:
-            release.save(using=alias, update_fields=["status"])
-        else:
-            release.pk = None
-            release.target = None
-            release.save(using=alias)
-
-
-def _set_backup_fields(row: Release, info: backups.BackupInfo) -> None:
-    row.backup_name = info.name
-    row.backup_sha256 = info.sha256
-    row.backup_size = info.size
-    row.backup_storage = info.storage
-    row.backup_compressed = info.compressed
-    row.backup_encrypted = info.encrypted
-
-
-def _backup(alias: str, plan: RollbackPlan) -> backups.BackupInfo:
-    try:
-        backups.storage()
-        info = backups.take_backup(
-            alias,
-            release=f"rollback-{plan.from_release}",
-            state=plan.state_before,
-            compress=cicd_settings.BACKUP_COMPRESS,
-            encrypt=cicd_settings.BACKUP_ENCRYPT,
-        )
-        backups.verify_backup(info)
-    except (backups.BackupError, backups.BackupNotReady) as exc:
-        raise CouldNotRollBack(f"{exc}; nothing was rolled back") from exc
-    return info
-
-
-def _reverse(
-    connection: BaseDatabaseWrapper,
-    plan: RollbackPlan,
-    result: RollbackResult,
-    options: RollbackOptions,
-    row: Release,
-    progress: Progress | None,
-) -> bool:
-    """Unapply the plan migration by migration, timing each; False (and ``result.error``) on failure."""
-    if not plan.steps:
-        return True
-    executor = MigrationExecutor(connection)
-    targets = planning.reverse_targets(executor.loader, plan.target_state, keep=[LEDGER_APP])
-    migration_plan = executor.migration_plan(targets)
-    if [(m.app_label, m.name) for m, _ in migration_plan] != [(s.app, s.name) for s in plan.steps]:
-        result.error = "the migrations of the database changed between the plan and the run; run again"
-        return False
-
-    def record(action: str, step: StepResult) -> None:
-        ledger.update_release(row, plan=_plan_dicts(plan))
-
-    failure = run_timed(
-        connection,
-        executor,
-        targets,
-        migration_plan,
-        plan.steps,
-        lock_timeout=options.lock_timeout,
-        statement_timeout=options.statement_timeout,
-        on_step=record,
-        progress=progress,
-    )
-    if failure is None:
-        return True
-    step, exc = failure
-    result.error = redact(f"{step.label}: {type(exc).__name__}: {exc}")
-    if not isinstance(exc, Exception):
-        result.notes.append("interrupted: the rollback stopped")
-    return False
-
-
-def _restore(connection: BaseDatabaseWrapper, plan: RollbackPlan, result: RollbackResult) -> bool:
-    release = plan.restore
-    assert release is not None
-    tables = release.details.get("tables_before") if isinstance(release.details, dict) else None
-    try:
-        if isinstance(tables, list):
-            # Tables created after the backup would survive the restore (it drops and recreates only
-            # what it holds); we hold the deploy lock, so they are the undone releases' own.
-            drop_new_tables(connection, set(tables))
-        elif connection.vendor != "sqlite":
-            result.notes.append(
-                f"release {release.name} recorded no table list: tables it created are left beside the restore"
-            )
-        backups.restore_backup(release.backup_name, connection.alias, expected_sha256=release.backup_sha256)
-    except (backups.BackupError, DatabaseError) as exc:
-        result.error = redact(f"restoring {release.backup_name} failed: {exc}")
-        return False
-    return True
-
-
-def _where_the_database_is(result: RollbackResult) -> str:
-    plan = result.plan
-    reversed_ = [s.label for s in plan.steps if s.status == "reversed"]
-    failed = [s.label for s in plan.steps if s.status == "failed"]
-    text = f"where the database is: {planning.format_state(_normalised(result.state_after))}"
-    if plan.mode == "reverse":
-        text += f"; this rollback reversed {', '.join(reversed_) or 'nothing'}"
-        if failed:
-            text += f" and failed in {failed[0]}"
-            if not connections[plan.database].features.can_rollback_ddl or not all(
-                s.atomic for s in plan.steps if s.status == "failed"
-            ):
-                text += ", which may be half reversed"
-    if result.backup:
-        text += (
-            f"; to bring it back to where it was before the rollback: manage.py dbrestore --database {plan.database} "
-            f"--input-filename {result.backup.name} --noinput (sha256 {result.backup.sha256})"
-        )
-    else:
-        text += "; no backup was taken before the rollback (--no-backup)"
-    return text
 
 
 def _switch_image(options: RollbackOptions, plan: RollbackPlan, result: RollbackResult) -> str:

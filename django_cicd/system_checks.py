@@ -6,7 +6,8 @@ django_cicd.E002    CICD has an unknown key
 django_cicd.E003    CICD["CHECKS"] is not a list of dotted paths, or one cannot be imported
 django_cicd.E004    CICD["WAIVERS"] is not a list, or an entry is invalid
 django_cicd.E005    CICD["FAIL_LEVEL"] is not a level name
-django_cicd.E006    a number setting (LOCK_WAIT, LOCK_TIMEOUT, STATEMENT_TIMEOUT) is not a non-negative number
+django_cicd.E006    a seconds setting (LOCK_WAIT, LOCK_TIMEOUT, STATEMENT_TIMEOUT, LOCK_HEARTBEAT) is not finite and
+                    positive (LOCK_WAIT may be 0)
 django_cicd.E007    a list-of-names setting (SECRETS, PRODUCTION_ENVIRONMENTS) is not a list of strings
 django_cicd.E008    CICD["MIGRATION_SAFETY"] is not a dict of app label to options
 django_cicd.E020    CICD["MIGRATION_SAFETY"][app] has an unknown option
@@ -28,6 +29,7 @@ django_cicd.E044    CICD["SENTRY_FLUSH_TIMEOUT"] is not a positive number of sec
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,11 +69,21 @@ def check_cicd_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         Severity.parse_fail_level(str(level))
     except ValueError as exc:
         errors.append(Error(f"CICD['FAIL_LEVEL'] is invalid: {exc}.", id="django_cicd.E005"))
-    for key in ("LOCK_WAIT", "LOCK_TIMEOUT", "STATEMENT_TIMEOUT"):
+    for key in ("LOCK_WAIT", "LOCK_TIMEOUT", "STATEMENT_TIMEOUT", "LOCK_HEARTBEAT"):
         value = raw.get(key, DEFAULTS[key])
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+        least = 0 if key == "LOCK_WAIT" else None  # a timeout of 0 means "none" to some servers: refuse it
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+            or (least is None and value == 0)
+        ):
+            bound = ">= 0" if least == 0 else "> 0"
             errors.append(
-                Error(f"CICD[{key!r}] must be a number of seconds >= 0, not {value!r}.", id="django_cicd.E006")
+                Error(
+                    f"CICD[{key!r}] must be a finite number of seconds {bound}, not {value!r}.", id="django_cicd.E006"
+                )
             )
     for key in ("SECRETS", "PRODUCTION_ENVIRONMENTS"):
         value = raw.get(key, DEFAULTS[key])

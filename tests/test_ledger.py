@@ -60,25 +60,24 @@ def test_parse_image(value, expected):
 
 
 def _deploy(name, status, database="default"):
-    row = ledger.start_release(
+    row = ledger.start(
         name=name, kind=Release.Kind.DEPLOY, database=database, state_before={"catalog": "0004"}, plan=[]
     )
-    return ledger.finish_release(row, status=status, state_after={"catalog": "0005"})
+    return ledger.finish(row, status=status, state_after={"catalog": "0005"})
 
 
 def test_start_and_finish_record_who_and_when():
-    row = ledger.start_release(
+    row = ledger.start(
         name="v1",
-        kind="deploy",
+        kind=Release.Kind.DEPLOY,
         database="default",
         state_before={"catalog": None},
         plan=[{"app": "catalog", "name": "0001_initial"}],
-        image_repository="shop",
-        image_digest="sha256:1",
+        image=("shop", "sha256:1"),
         environment="staging",
     )
-    assert row.pk and row.status == "pending" and row.host and row.pid and row.user
-    ledger.finish_release(row, status="succeeded", state_after={"catalog": "0001_initial"})
+    assert row.pk and row.status == Release.Status.MIGRATING and row.host and row.pid and row.user
+    ledger.finish(row, status=Release.Status.SUCCEEDED, state_after={"catalog": "0001_initial"})
     row.refresh_from_db()
     assert row.status == "succeeded" and row.finished_at is not None
     assert row.state_after == {"catalog": "0001_initial"} and row.image == "shop@sha256:1"
@@ -101,5 +100,16 @@ def test_previous_and_current():
 
 
 def test_unfinished_rows_are_listed():
-    row = ledger.start_release(name="v9", kind="deploy", database="default", state_before={}, plan=[])
-    assert ledger.unfinished_releases("default") == [row]
+    row = ledger.start(name="v9", kind=Release.Kind.DEPLOY, database="default", state_before={}, plan=[])
+    assert ledger.unfinished("default") == [row]
+
+
+def test_a_run_that_left_a_migration_half_applied_is_listed_until_a_later_run_takes_it_over():
+    """A run that lost its lock inside a half-applicable migration finishes its row as failed but marks it
+    needs_recovery: the next run (holding the lock) must find it; once taken over it is not listed."""
+    left = ledger.start(name="left", kind=Release.Kind.DEPLOY, database="default", state_before={}, plan=[])
+    ledger.finish(left, status=Release.Status.FAILED, details={"needs_recovery": True, "step": {"app": "catalog"}})
+    done = ledger.start(name="done", kind=Release.Kind.DEPLOY, database="default", state_before={}, plan=[])
+    ledger.finish(done, status=Release.Status.FAILED, details={"needs_recovery": False})
+    _deploy("plain-failure", Release.Status.FAILED)
+    assert ledger.unfinished("default") == [left]

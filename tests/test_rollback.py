@@ -298,23 +298,44 @@ def test_restore_refuses_without_confirmation_when_there_is_no_terminal():
     assert "the restore was not confirmed (answer yes at the prompt; without a terminal pass --noinput)" in stderr
 
 
-def test_failure_partway_says_where_the_database_is_and_how_to_bring_it_back():
+def test_a_failure_partway_is_recovered_to_where_the_rollback_started():
+    """The reverse of 0006 fails after 0007 was reversed: recovery applies 0007 again, so the database is
+    back at release 2 (the code still serving is release 2's) and the ledger says so."""
     _deploy("r1")
     _deploy("r2", catalog="catalog_badreverse")
+    before = _tables()
     document, _stderr, exit_code = _rollback(catalog="catalog_badreverse")
     assert exit_code == 1
-    assert document["status"] == "failed"
+    assert document["status"] == "recovered" and document["recovery"] == "reversed"
+    assert [(s["name"], s["status"]) for s in document["steps"]] == [
+        ("0007_product_stock", "undone"),
+        ("0006_reverse_fails", "failed"),
+    ]
+    assert [(s["name"], s["status"]) for s in document["recovery_steps"]] == [("0007_product_stock", "undone")]
+    assert document["error"] == "catalog.0006_reverse_fails: RuntimeError: this reverse fails on purpose"
+    assert document["state_after"]["catalog"] == "0007_product_stock"
+    assert _tables() == before
+    row = Release.objects.get(kind="rollback")
+    assert row.status == "recovered" and "fails on purpose" in row.error
+    assert Release.objects.get(name="r2").status == "succeeded"
+
+
+def test_a_failure_partway_with_no_recover_says_where_the_database_is_and_how_to_bring_it_back():
+    _deploy("r1")
+    _deploy("r2", catalog="catalog_badreverse")
+    document, _stderr, exit_code = _rollback("--no-recover", catalog="catalog_badreverse")
+    assert exit_code == 1
+    assert document["status"] == "failed" and document["recovery"] == "skipped"
     assert [(s["name"], s["status"]) for s in document["steps"]] == [
         ("0007_product_stock", "reversed"),
         ("0006_reverse_fails", "failed"),
     ]
-    assert document["error"] == "catalog.0006_reverse_fails: RuntimeError: this reverse fails on purpose"
     where = next(n for n in document["notes"] if n.startswith("where the database is"))
     assert "catalog=0006_reverse_fails" in where
-    assert "this rollback reversed catalog.0007_product_stock and failed in catalog.0006_reverse_fails" in where
+    assert "this run reversed catalog.0007_product_stock and failed in catalog.0006_reverse_fails" in where
     assert where.endswith(
-        f"to bring it back to where it was before the rollback: manage.py dbrestore --database default "
-        f"--input-filename {document['backup']['name']} --noinput (sha256 {document['backup']['sha256']})"
+        f"restore the backup taken just before it (every write since then is lost): manage.py dbrestore --database "
+        f"default --input-filename {document['backup']['name']} --noinput (sha256 {document['backup']['sha256']})"
     )
     row = Release.objects.get(kind="rollback")
     assert row.status == "failed" and "fails on purpose" in row.error

@@ -191,7 +191,7 @@ def test_storage_that_fails_changes_nothing(settings, tmp_path):
         before = snapshot()
         _, stderr, code = run_command("safe_migrate")
         assert code == 2
-        assert "No space left on device" in stderr and stderr.rstrip().endswith("nothing was migrated")
+        assert "No space left on device" in stderr and stderr.rstrip().endswith("nothing was changed")
         assert snapshot() == before
 
 

@@ -66,12 +66,21 @@ def test_e005_fail_level():
     )
 
 
-@pytest.mark.parametrize("value", [-1, "60", True])
+@pytest.mark.parametrize("value", [-1, "60", True, float("inf"), float("nan")])
 def test_e006_numbers(value):
     with override_settings(CICD={"LOCK_WAIT": value}):
         [error] = check_cicd_settings()
     assert error.id == "django_cicd.E006"
-    assert error.msg == f"CICD['LOCK_WAIT'] must be a number of seconds >= 0, not {value!r}."
+    assert error.msg == f"CICD['LOCK_WAIT'] must be a finite number of seconds >= 0, not {value!r}."
+
+
+@pytest.mark.parametrize("key", ["LOCK_TIMEOUT", "STATEMENT_TIMEOUT", "LOCK_HEARTBEAT"])
+@pytest.mark.parametrize("value", [0, -1, float("inf")])
+def test_e006_timeouts_must_be_positive(key, value):
+    with override_settings(CICD={key: value}):
+        [error] = check_cicd_settings()
+    assert error.id == "django_cicd.E006"
+    assert error.msg == f"CICD[{key!r}] must be a finite number of seconds > 0, not {value!r}."
 
 
 @override_settings(CICD={"SECRETS": "API_TOKEN"})

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
-from argparse import ArgumentParser
-from collections.abc import Sequence
+from argparse import ArgumentParser, ArgumentTypeError
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -28,6 +29,80 @@ def add_output_options(parser: ArgumentParser, formats: Sequence[str] = ("text",
     )
 
 
+def seconds(option: str, *, zero_allowed: bool = False) -> Callable[[str], float]:
+    """An argparse type for a number of seconds: finite, and positive (or zero when allowed)."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise ArgumentTypeError(f"{option} takes a number of seconds, not {value!r}") from None
+        if not math.isfinite(number) or number < 0 or (number == 0 and not zero_allowed):
+            least = "0 or more" if zero_allowed else "more than 0"
+            raise ArgumentTypeError(f"{option} must be a finite number of seconds, {least}, not {value!r}")
+        return number
+
+    parse.__name__ = "seconds"
+    return parse
+
+
+def add_run_options(parser: ArgumentParser, failure: str) -> None:
+    """The options of the commands that change a database through the run engine (django_cicd.runs);
+    :func:`run_options` turns them into ``RunOptions`` fields."""
+    parser.add_argument("--database", default="default", help="The database alias (default: default).")
+    parser.add_argument("--environment", help="The stage (default: CICD['ENVIRONMENT'] or $DJANGO_ENV).")
+    parser.add_argument(
+        "--lock-wait",
+        type=seconds("--lock-wait", zero_allowed=True),
+        metavar="SECONDS",
+        help="How long to wait for another run's deploy lock (default: CICD['LOCK_WAIT'], 600).",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=seconds("--lock-timeout"),
+        metavar="SECONDS",
+        help="Give up a statement that waits this long for a table lock (PostgreSQL lock_timeout, "
+        "MySQL/MariaDB lock_wait_timeout; default: CICD['LOCK_TIMEOUT']).",
+    )
+    parser.add_argument(
+        "--statement-timeout",
+        type=seconds("--statement-timeout"),
+        metavar="SECONDS",
+        help="Cancel a statement running longer than this (PostgreSQL statement_timeout, MariaDB "
+        "max_statement_time, MySQL max_execution_time; default: CICD['STATEMENT_TIMEOUT']).",
+    )
+    parser.add_argument(
+        "--no-backup", action="store_true", help="Do not back up first (refused in production without --force)."
+    )
+    parser.add_argument("--force", action="store_true", help="Allow --no-backup in a production environment.")
+    parser.add_argument(
+        "--no-recover",
+        action="store_true",
+        help=f"After {failure}, leave the database as it is (and say where it is).",
+    )
+    parser.add_argument(
+        "--restore-on-failure",
+        action="store_true",
+        help=f"After {failure} that recovery cannot undo, restore the backup taken before the run over the "
+        "database: every write made since the backup (by anyone) is lost.",
+    )
+
+
+def run_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The ``RunOptions`` fields from the parsed options of :func:`add_run_options`."""
+    return {
+        "database": options["database"],
+        "environment": options["environment"],
+        "lock_wait": options["lock_wait"],
+        "lock_timeout": options["lock_timeout"],
+        "statement_timeout": options["statement_timeout"],
+        "backup": not options["no_backup"],
+        "force": options["force"],
+        "recover": not options["no_recover"],
+        "restore_on_failure": options["restore_on_failure"],
+    }
+
+
 def could_not_run(message: str) -> CommandError:
     """A CommandError with exit code 2: the command could not run (bad input, unreachable service)."""
     return CommandError(redact(message), returncode=ExitCode.COULD_NOT_RUN)
@@ -40,6 +115,20 @@ def answer_is_no(message: str) -> CommandError:
 
 class CicdCommand(BaseCommand):
     """Base class: writes output through redaction, to stdout or to ``--output``."""
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> Any:
+        # A bad option is "could not run" (exit 2), from call_command() too (argparse's own exit code
+        # on the command line; Django's default for call_command() would be 1, "the answer is no").
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        argparse_error = parser.error
+
+        def error(message: str) -> Any:
+            if getattr(parser, "called_from_command_line", False):
+                return argparse_error(message)
+            raise CommandError(f"Error: {message}", returncode=ExitCode.COULD_NOT_RUN)
+
+        parser.error = error  # type: ignore[method-assign]
+        return parser
 
     def write_output(self, rendered: str, output: str | None, text: str | None = None) -> None:
         """Write ``rendered`` to ``output`` (a file) or to stdout; with a file, ``text`` goes to stdout."""

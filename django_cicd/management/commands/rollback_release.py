@@ -10,17 +10,19 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django_cicd import rollback
-from django_cicd.management.base import CicdCommand, add_output_options, answer_is_no, could_not_run
-from django_cicd.migrating import StepResult
+from django_cicd.management.base import (
+    CicdCommand,
+    add_output_options,
+    add_run_options,
+    answer_is_no,
+    could_not_run,
+    run_options,
+    seconds,
+)
 from django_cicd.planning import format_state
+from django_cicd.reporting.runs import backup_line, outcome_lines, step_line
 from django_cicd.rollback import RollbackOptions, RollbackPlan, RollbackResult
-
-
-def _seconds(value: str) -> float:
-    number = float(value)
-    if number < 0:
-        raise ValueError(value)
-    return number
+from django_cicd.runs import StepResult
 
 
 class Command(CicdCommand):
@@ -33,7 +35,6 @@ class Command(CicdCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         add_output_options(parser)
-        parser.add_argument("--database", default="default", help="The database alias (default: default).")
         target = parser.add_mutually_exclusive_group()
         target.add_argument(
             "--to", metavar="RELEASE", help="The release to go back to: a name or a ledger id (manage.py releases)."
@@ -56,20 +57,14 @@ class Command(CicdCommand):
             help="Restore the backup taken before the oldest release being undone instead of reversing.",
         )
         parser.add_argument(
-            "--no-backup", action="store_true", help="Do not back up first (refused in production without --force)."
+            "--restore-into-other-database",
+            action="store_true",
+            help="With --restore-backup: restore even though the backup was taken of another database.",
         )
-        parser.add_argument("--force", action="store_true", help="Allow --no-backup in a production environment.")
         parser.add_argument(
             "--noinput", "--no-input", dest="interactive", action="store_false", help="Do not ask for confirmation."
         )
-        parser.add_argument("--environment", help="The stage (default: CICD['ENVIRONMENT'] or $DJANGO_ENV).")
-        parser.add_argument(
-            "--lock-wait", type=_seconds, metavar="SECONDS", help="How long to wait for the deploy lock."
-        )
-        parser.add_argument("--lock-timeout", type=_seconds, metavar="SECONDS", help="As safe_migrate --lock-timeout.")
-        parser.add_argument(
-            "--statement-timeout", type=_seconds, metavar="SECONDS", help="As safe_migrate --statement-timeout."
-        )
+        add_run_options(parser, "a failed rollback")
         parser.add_argument(
             "--docker-service",
             metavar="NAME",
@@ -83,7 +78,7 @@ class Command(CicdCommand):
         parser.add_argument("--docker-tag", metavar="TAG", help="The tag for --docker-image (CICD['DOCKER_TAG']).")
         parser.add_argument(
             "--docker-timeout",
-            type=_seconds,
+            type=seconds("--docker-timeout"),
             default=300.0,
             metavar="SECONDS",
             help="How long to wait for the Swarm service to converge (default 300).",
@@ -94,20 +89,14 @@ class Command(CicdCommand):
         *args: Any,
         format: str,
         output: str | None,
-        database: str,
         to: str | None,
         steps: int,
         plan: bool,
         sql: bool,
         accept_data_loss: bool,
         restore_backup: bool,
-        no_backup: bool,
-        force: bool,
+        restore_into_other_database: bool,
         interactive: bool,
-        environment: str | None,
-        lock_wait: float | None,
-        lock_timeout: float | None,
-        statement_timeout: float | None,
         docker_service: str | None,
         docker_image: str | None,
         docker_tag: str | None,
@@ -122,17 +111,12 @@ class Command(CicdCommand):
             raise could_not_run(f"--steps must be 1 or more, not {steps}")
         self.json_progress = format == "json" and not output
         rollback_options = RollbackOptions(
-            database=database,
+            **run_options(options),
             to=to,
             steps=steps,
             accept_data_loss=accept_data_loss,
             restore_backup=restore_backup,
-            backup=not no_backup,
-            force=force,
-            environment=environment,
-            lock_wait=lock_wait,
-            lock_timeout=lock_timeout,
-            statement_timeout=statement_timeout,
+            restore_into_other_database=restore_into_other_database,
             docker_service=docker_service,
             docker_image=docker_image,
             docker_tag=docker_tag,
@@ -143,7 +127,9 @@ class Command(CicdCommand):
         try:
             if plan or sql:
                 planned = rollback.plan_rollback(rollback_options)
-                result = RollbackResult(status="planned", plan=planned)
+                result = RollbackResult(
+                    status="planned", database=planned.database, plan=planned, state_before=planned.state_before
+                )
             else:
                 result = rollback.run_rollback(rollback_options, progress=self._progress)
         except rollback.CouldNotRollBack as exc:
@@ -151,7 +137,7 @@ class Command(CicdCommand):
         text = self._render_text(result, rollback_options)
         rendered = json.dumps(result.as_dict(), indent=2) + "\n" if format == "json" else text
         self.write_output(rendered, output, text=text)
-        if result.exit_code or (result.status == "planned" and result.plan.refused):
+        if result.exit_code:
             raise answer_is_no(result.summary)
 
     # --- input and output -------------------------------------------------------------------
@@ -188,13 +174,9 @@ class Command(CicdCommand):
                 f"  restore  {plan.restore.backup_name} (sha256 {plan.restore.backup_sha256[:16]}, taken before "
                 f"release {plan.restore.name})"
             )
-        if result.backup:
-            b = result.backup
-            lines.append(f"  backup   {b.name} ({b.size} bytes, sha256 {b.sha256[:16]}, verified) in {b.storage}")
+        lines += backup_line(result)
         for step in plan.steps:
-            seconds = f"{step.seconds:8.3f}s" if step.seconds is not None else " " * 9
-            status = "reverse" if step.status == "pending" else step.status
-            lines.append(f"  {status:<8} {seconds}  {step.label}")
+            lines.append(step_line(step, "reverse" if step.status == "pending" else None))
             lines.extend(f"    {sql}" for sql in plan.sql.get(step.label, []))
         for loss in plan.data_loss:
             what = {"rows": "row(s)", "non-default": "row(s) not at the default", "non-null": "non-NULL row(s)"}
@@ -207,17 +189,9 @@ class Command(CicdCommand):
             lines.append(f"  image    {plan.image}{how}")
         if result.image_switch:
             lines.append(f"  switched {result.image_switch.get('summary')}")
-        if result.state_after is not None:
-            lines.append(f"  after    {format_state(result.state_after) or '(no migrations)'}")
-        if result.error:
-            lines.append(f"  error    {result.error}")
-        for refusal in plan.refusals:
-            lines.append(f"  refused  {refusal}")
-        for note in [*plan.notes, *result.notes]:
-            lines.append(f"  note     {note}")
-        if result.ledger_id is not None:
-            lines.append(f"  ledger   row {result.ledger_id} (manage.py releases --database {plan.database})")
-        ok = result.exit_code == 0 and not (result.status == "planned" and plan.refused)
+        lines.extend(f"  refused  {refusal}" for refusal in plan.refusals)
+        lines += outcome_lines(result, notes=plan.notes)
+        ok = result.exit_code == 0
         lines.append((self.style.SUCCESS if ok else self.style.ERROR)(result.summary))
         return "\n".join(lines) + "\n"
 

@@ -8,16 +8,17 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django_cicd import migrating, rehearsal
-from django_cicd.management.base import CicdCommand, add_output_options, answer_is_no, could_not_run
+from django_cicd.management.base import (
+    CicdCommand,
+    add_output_options,
+    add_run_options,
+    answer_is_no,
+    could_not_run,
+    run_options,
+)
 from django_cicd.migrating import MigrateOptions, MigrateResult, StepResult
 from django_cicd.planning import format_state
-
-
-def _seconds(value: str) -> float:
-    number = float(value)
-    if number < 0:
-        raise ValueError(value)
-    return number
+from django_cicd.reporting.runs import backup_line, outcome_lines, step_line
 
 
 class Command(CicdCommand):
@@ -32,7 +33,6 @@ class Command(CicdCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         add_output_options(parser)
-        parser.add_argument("--database", default="default", help="The database alias to migrate (default: default).")
         parser.add_argument(
             "--release",
             help="Release name for the ledger (default: $SENTRY_RELEASE, $GITHUB_SHA, $CI_COMMIT_SHA, "
@@ -44,36 +44,15 @@ class Command(CicdCommand):
             help="The image of this release (REPO@DIGEST or REPO:TAG; default: $CICD_IMAGE, "
             "or the variable named by CICD['IMAGE_VARIABLE']).",
         )
-        parser.add_argument("--environment", help="The stage (default: CICD['ENVIRONMENT'] or $DJANGO_ENV).")
-        parser.add_argument(
-            "--lock-wait",
-            type=_seconds,
-            metavar="SECONDS",
-            help="How long to wait for another migrator's deploy lock (default: CICD['LOCK_WAIT'], 600).",
-        )
-        parser.add_argument(
-            "--lock-timeout",
-            type=_seconds,
-            metavar="SECONDS",
-            help="Give up a statement that waits this long for a table lock (PostgreSQL lock_timeout, "
-            "MySQL/MariaDB lock_wait_timeout; default: CICD['LOCK_TIMEOUT']).",
-        )
-        parser.add_argument(
-            "--statement-timeout",
-            type=_seconds,
-            metavar="SECONDS",
-            help="Cancel a statement running longer than this (PostgreSQL statement_timeout, MariaDB "
-            "max_statement_time, MySQL max_execution_time; default: CICD['STATEMENT_TIMEOUT']).",
-        )
-        parser.add_argument(
-            "--no-backup", action="store_true", help="Do not back up first (refused in production without --force)."
-        )
-        parser.add_argument("--force", action="store_true", help="Allow --no-backup in a production environment.")
+        add_run_options(parser, "a failed migration")
         parser.add_argument(
             "--allow-unsafe", action="store_true", help="Run even when the migration safety analysis blocks the plan."
         )
         parser.add_argument(
-            "--no-recover", action="store_true", help="On failure, leave the database as it is (and say where it is)."
+            "--allow-older-code",
+            action="store_true",
+            help="When the database is ahead of this code, exit 0 (changing nothing) instead of 1: for the "
+            "entrypoint of an older release's replica restarting during a rollout.",
         )
         parser.add_argument(
             "--verify-restore",
@@ -94,17 +73,10 @@ class Command(CicdCommand):
         *args: Any,
         format: str,
         output: str | None,
-        database: str,
         release: str | None,
         image: str | None,
-        environment: str | None,
-        lock_wait: float | None,
-        lock_timeout: float | None,
-        statement_timeout: float | None,
-        no_backup: bool,
-        force: bool,
         allow_unsafe: bool,
-        no_recover: bool,
+        allow_older_code: bool,
         verify_restore: bool,
         backup_only: bool,
         plan: bool,
@@ -122,13 +94,13 @@ class Command(CicdCommand):
         self.json_progress = format == "json" and not output
         try:
             if plan or sql:
-                planned = migrating.describe_plan(database, with_sql=sql)
+                planned = migrating.describe_plan(options["database"], with_sql=sql)
                 self._render_plan(planned, format, output, sql)
                 return
             if rehearse:
                 report = rehearsal.rehearse(
-                    database,
-                    lock_wait=lock_wait,
+                    options["database"],
+                    lock_wait=options["lock_wait"],
                     progress=self._progress_line,
                 )
                 self.write_output(
@@ -141,19 +113,13 @@ class Command(CicdCommand):
                 return
             result = migrating.safe_migrate(
                 MigrateOptions(
-                    database=database,
+                    **run_options(options),
                     release=release,
                     image=image,
-                    environment=environment,
-                    lock_wait=lock_wait,
-                    lock_timeout=lock_timeout,
-                    statement_timeout=statement_timeout,
-                    backup=not no_backup,
-                    force=force,
                     allow_unsafe=allow_unsafe,
-                    recover=not no_recover,
                     verify_restore=verify_restore,
                     backup_only=backup_only,
+                    allow_older_code=allow_older_code,
                 ),
                 progress=self._progress,
             )
@@ -190,24 +156,10 @@ class Command(CicdCommand):
             + (f", image {result.image}" if result.image else ""),
             f"  before   {format_state(result.state_before) or '(no migrations)'}",
         ]
-        if result.backup:
-            b = result.backup
-            lines.append(f"  backup   {b.name} ({b.size} bytes, sha256 {b.sha256[:16]}, verified) in {b.storage}")
-        for finding in result.findings:
-            lines.append(f"  blocked  {finding.get('message') or finding}")
-        for step in result.steps:
-            seconds = f"{step.seconds:8.3f}s" if step.seconds is not None else " " * 9
-            lines.append(f"  {step.status:<8} {seconds}  {step.label}")
-        if result.recovery:
-            lines.append(f"  recovery {result.recovery}")
-        if result.state_after is not None:
-            lines.append(f"  after    {format_state(result.state_after) or '(no migrations)'}")
-        if result.error:
-            lines.append(f"  error    {result.error}")
-        for note in result.notes:
-            lines.append(f"  note     {note}")
-        if result.ledger_id is not None:
-            lines.append(f"  ledger   row {result.ledger_id} (manage.py releases --database {result.database})")
+        lines += backup_line(result)
+        lines.extend(f"  blocked  {finding.get('message') or finding}" for finding in result.findings)
+        lines.extend(step_line(step) for step in result.steps)
+        lines += outcome_lines(result)
         style = self.style.SUCCESS if result.exit_code == 0 else self.style.ERROR
         lines.append(style(result.summary))
         return "\n".join(lines) + "\n"
