@@ -40,8 +40,9 @@ def scenario(name: str, alias: str = "default") -> Iterator[None]:
             yield
         finally:
             connections[alias].close()
+            drop_views(alias, "catalog_cheap")
             call_command("migrate", "catalog", "0005", database=alias, verbosity=0)
-            drop_tables(alias, "catalog_review", "catalog_warehouse")
+            drop_tables(alias, "catalog_review", "catalog_warehouse", "catalog_leftover")
             drop_columns(alias, "catalog_product", "weight", "stock")
 
 
@@ -52,6 +53,13 @@ def drop_tables(alias: str, *tables: str) -> None:
         for table in tables:
             if table in existing:
                 cursor.execute(f"DROP TABLE {connection.ops.quote_name(table)}")
+
+
+def drop_views(alias: str, *views: str) -> None:
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        for view in views:
+            cursor.execute(f"DROP VIEW IF EXISTS {connection.ops.quote_name(view)}")
 
 
 def drop_columns(alias: str, table: str, *columns: str) -> None:
