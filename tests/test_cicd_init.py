@@ -131,7 +131,7 @@ def test_the_pipelines_call_our_commands(project_dir):
     assert "predeploy --format github" in github
     assert "group: production" in github and "cancel-in-progress: false" in github
     assert "${{ secrets.DATABASE_URL }}" in github
-    assert "predeploy --format junit --output reports/predeploy.xml" in gitlab
+    assert "--format junit --output reports/predeploy.xml" in gitlab
     assert "codequality: reports/codequality.json" in gitlab
     assert "resource_group: production" in gitlab
     assert "when: on_failure" in gitlab and "when: manual" in gitlab

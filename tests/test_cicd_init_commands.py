@@ -161,7 +161,7 @@ def test_every_command_the_files_need_is_covered(project_dir):
     texts = {str(call) for call in calls}
     assert any(t.startswith("deploy/kubernetes/migrate-job.yaml") and "safe_migrate --release" in t for t in texts)
     assert any(t.startswith("fly.toml") and t.endswith("manage.py safe_migrate") for t in texts)
-    assert any(t.startswith(".gitlab-ci.yml") and "predeploy --format junit --output" in t for t in texts)
+    assert any(t.startswith(".gitlab-ci.yml") and "--format junit --output reports/predeploy.xml" in t for t in texts)
 
 
 @pytest.mark.parametrize(

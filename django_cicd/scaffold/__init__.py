@@ -6,7 +6,8 @@ The decisions live here, as a Python API the command and the tests call:
   point, database vendor, Python version, requirements) and returns a :class:`Project`;
 * :func:`render_files` turns a :class:`Project` into :class:`GeneratedFile` objects, one per file,
   from the templates under ``templates/`` (Django's template engine, standalone);
-* :func:`write_files` writes them, never overwriting a file unless ``force`` is true.
+* :func:`write_files` writes them, never overwriting a file unless ``force`` is true, never
+  through a symbolic link or outside the project directory (``writing.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.template import Context, Engine
 
 import django_cicd
 from django_cicd.scaffold.targets import CI_SYSTEMS, TARGETS, Target
+from django_cicd.scaffold.writing import UnsafeTarget, plan_writes, write_planned
 
 __all__ = [
     "CI_SYSTEMS",
@@ -349,26 +351,25 @@ def render_files(project: Project) -> list[GeneratedFile]:
 def write_files(
     files: Sequence[GeneratedFile], base_dir: Path | str, *, force: bool = False, dry_run: bool = False
 ) -> list[WriteResult]:
-    """Write ``files`` under ``base_dir``; an existing file that differs is skipped unless ``force``."""
-    base = Path(base_dir)
+    """Write ``files`` under ``base_dir``; an existing file that differs is skipped unless ``force``.
+
+    Every target is checked before the first is written: a symbolic link on the way (or at the
+    target), a file where a directory goes or a directory where a file goes raises
+    :class:`ScaffoldError` and nothing is written (see :mod:`django_cicd.scaffold.writing`).
+    """
+    root = Path(base_dir).resolve()
+    try:
+        planned = plan_writes(files, root, force=force)
+    except UnsafeTarget as exc:
+        raise ScaffoldError(str(exc)) from exc
     results: list[WriteResult] = []
-    for generated in files:
-        target = base / generated.path
-        exists = target.exists()
-        if exists and target.is_file() and target.read_text(encoding="utf-8", errors="replace") == generated.content:
-            results.append(WriteResult(generated.path, "unchanged"))
-            continue
-        if exists and not force:
-            results.append(WriteResult(generated.path, "skipped"))
-            continue
-        if dry_run:
-            results.append(WriteResult(generated.path, "would overwrite" if exists else "would create"))
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(generated.content, encoding="utf-8")
-        if generated.executable:
-            target.chmod(0o755)
-        results.append(WriteResult(generated.path, "overwritten" if exists else "created"))
+    for write in planned:
+        action = write.action
+        if dry_run and action in ("created", "overwritten"):
+            action = "would create" if action == "created" else "would overwrite"
+        elif action in ("created", "overwritten"):
+            write_planned(write, root)
+        results.append(WriteResult(write.file.path, action))
     return results
 
 

@@ -1,7 +1,8 @@
 """``manage.py cicd_init``: write the Dockerfile, the CI/CD pipelines and the deploy files.
 
 Exit 0: written (or, with --dry-run, listed); 1: some files exist and differ (not overwritten
-without --force); 2: could not run.
+without --force); 2: could not run, and nothing was written (a symbolic link where a file goes or on
+the way to it, among others: every path is checked before the first write).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Command(CicdCommand):
     help = (
         "Write a Dockerfile, docker-compose.yml, GitHub Actions and GitLab CI pipelines and deploy files "
         "that build once, check with predeploy, migrate with safe_migrate and roll back with rollback_release. "
-        "Never overwrites a file without --force."
+        "Never overwrites a file without --force, never writes through a symbolic link."
     )
     requires_system_checks: list[str] = []
 
