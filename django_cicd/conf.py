@@ -14,6 +14,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+#: The environment variable naming the stage when neither ``CICD["ENVIRONMENT_VARIABLE"]`` nor the env
+#: contract names another; the one default of both (see :func:`stage_variable`).
+DEFAULT_STAGE_VARIABLE = "DJANGO_ENV"
 
 #: Every key ``settings.CICD`` may hold, with its default. The system checks reject others.
 DEFAULTS: dict[str, Any] = {
@@ -21,8 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "CHECKS": [],  # dotted paths of modules or check functions to register
     "WAIVERS": [],  # [{"id", "reason", "expires", "environments"}]
     "FAIL_LEVEL": "warning",
-    "ENVIRONMENT": None,  # the stage; None reads the DJANGO_ENV environment variable
-    "ENVIRONMENT_VARIABLE": "DJANGO_ENV",
+    "ENVIRONMENT": None,  # the stage; None reads the variable stage_variable() names
+    "ENVIRONMENT_VARIABLE": DEFAULT_STAGE_VARIABLE,  # when set, wins over the env contract's stage_variable
     "STATIC_CHECK": True,
     "SECRETS": [],  # extra setting names or environment variable names whose values are secret
     # migration safety analysis
@@ -75,15 +80,16 @@ class CicdSettings:
 
     @property
     def ENVIRONMENT_VARIABLE(self) -> str:
-        return str(self.get("ENVIRONMENT_VARIABLE"))
+        """The variable naming the stage: see :func:`stage_variable`."""
+        return stage_variable()
 
     @property
     def ENVIRONMENT(self) -> str | None:
-        """The deploy stage: ``CICD["ENVIRONMENT"]``, else the ``DJANGO_ENV`` variable, else None."""
+        """The deploy stage: ``CICD["ENVIRONMENT"]``, else the variable :func:`stage_variable` names, else None."""
         value = self.get("ENVIRONMENT")
         if value:
             return str(value)
-        return os.environ.get(self.ENVIRONMENT_VARIABLE) or None
+        return os.environ.get(stage_variable(), "").strip() or None
 
     @property
     def STATIC_CHECK(self) -> bool:
@@ -167,3 +173,40 @@ class CicdSettings:
 
 
 cicd_settings = CicdSettings()
+
+
+def stage_variable() -> str:
+    """The one name of the environment variable that holds the stage, for the commands
+    (``CICD["ENVIRONMENT"]`` unset), the env contract and Sentry:
+
+    1. ``CICD["ENVIRONMENT_VARIABLE"]`` when the project sets it;
+    2. else the env contract's ``stage_variable`` (``CICD["ENV_CONTRACT"]``, or the contract the
+       settings loaded): the settings decide their stage by it, so the commands must too;
+    3. else :data:`DEFAULT_STAGE_VARIABLE` (``DJANGO_ENV``), the contract's default as well.
+
+    Before the settings are configured (inside the settings module, where ``init_sentry`` runs) only
+    the contract the settings just loaded is known.
+    """
+    from django_cicd import env
+
+    contract = None
+    if settings.configured:
+        explicit = cicd_settings.raw.get("ENVIRONMENT_VARIABLE")
+        if isinstance(explicit, str) and explicit:
+            return explicit
+        try:
+            contract = env.get_contract()
+        except ImproperlyConfigured:  # a bad CICD["ENV_CONTRACT"]: django_cicd.E040 reports it
+            contract = env.active_contract()
+    else:
+        contract = env.active_contract()
+    return contract.stage_variable if contract is not None else DEFAULT_STAGE_VARIABLE
+
+
+def is_production(environment: str | None) -> bool:
+    """Whether ``environment`` is one of ``CICD["PRODUCTION_ENVIRONMENTS"]``, compared without regard to
+    case or surrounding whitespace: ``Production`` is production. None (no stage known) is not."""
+    if not environment or not environment.strip():
+        return False
+    wanted = environment.strip().casefold()
+    return any(wanted == name.strip().casefold() for name in cicd_settings.PRODUCTION_ENVIRONMENTS)

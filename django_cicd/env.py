@@ -21,8 +21,8 @@ What it adds to django-environ (which does the casting and the URL parsing):
 - ``NAME_FILE`` reads the value from a file (Docker and Kubernetes secrets), trailing newline removed;
 - values are taken literally: no ``$VAR`` interpolation (django-environ's echoes the rest of the
   value in its error message, which leaks secrets);
-- stages (``DJANGO_ENV``) decide what is required, and a build phase (``DJANGO_BUILD=1``) lets the
-  settings import inside ``docker build`` without runtime secrets;
+- stages (``DJANGO_ENV``, compared without regard to case) decide what is required, and a build
+  phase (``DJANGO_BUILD=1``) lets the settings import inside ``docker build`` without runtime secrets;
 - secret values are registered with :mod:`django_cicd.redaction`, so no command prints them, and
   :mod:`django_cicd.debug` keeps them off Django's debug pages and error e-mails.
 """
@@ -44,6 +44,7 @@ from urllib.parse import unquote, urlparse, urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from django_cicd.conf import DEFAULT_STAGE_VARIABLE
 from django_cicd.redaction import MASK, redact, register_secret_provider
 
 __all__ = [
@@ -278,7 +279,7 @@ class Contract:
         self,
         *variables: Var,
         stages: Sequence[str] = DEFAULT_STAGES,
-        stage_variable: str = "DJANGO_ENV",
+        stage_variable: str = DEFAULT_STAGE_VARIABLE,
         default_stage: str | None = "development",
         build_variable: str = "DJANGO_BUILD",
         stage_help: str = "The deploy stage; it decides which variables are required.",
@@ -329,9 +330,11 @@ class Contract:
         problems: list[Problem] = []
         if stage is None:
             stage = self._read_stage(source, problems)
-        elif stage not in self.stages:
+        elif self.stage_named(stage) is None:
             problems.append(self._stage_problem(stage))
             stage = None
+        else:
+            stage = self.stage_named(stage)
         if build is None:
             build = self._read_build(source, problems)
         states = [self._read_one(var, source, stage, build) for var in self.variables]
@@ -371,10 +374,16 @@ class Contract:
                     Problem(self.stage_variable, "missing", f"{self.stage_variable} is missing", self.stage_help)
                 )
             return self.default_stage
-        if value not in self.stages:
+        stage = self.stage_named(value)
+        if stage is None:
             problems.append(self._stage_problem(value))
-            return None
-        return value
+        return stage
+
+    def stage_named(self, name: str) -> str | None:
+        """The declared stage ``name`` means, compared without regard to case (``Production`` is
+        ``production``), or None when it is not a stage of this contract."""
+        wanted = name.strip().casefold()
+        return next((stage for stage in self.stages if stage.casefold() == wanted), None)
 
     def _read_build(self, source: Mapping[str, str], problems: list[Problem]) -> bool:
         value = (source.get(self.build_variable) or "").strip()

@@ -5,9 +5,10 @@ In the settings, after the environment contract::
     from django_cicd.sentry import init_sentry
     init_sentry(E, base_dir=BASE_DIR)   # does nothing (imports nothing) without SENTRY_DSN
 
-- The environment is the stage (``DJANGO_ENV``), never sentry-sdk's silent ``"production"``.
-- The release is found in SENTRY_RELEASE, the CI and platform variables (:data:`RELEASE_VARIABLES`),
-  then a ``REVISION`` file baked into the image (:func:`revision_file_candidates`).
+- The environment is the stage (the contract's, else the stage variable :func:`django_cicd.conf.stage_variable`
+  names), never sentry-sdk's silent ``"production"``.
+- The release is the one the ledger records: :func:`django_cicd.release.detect_release` (SENTRY_RELEASE,
+  the CI and platform variables, then a ``REVISION`` file baked into the image).
 - Every event passes through a ``before_send`` that masks every known secret value.
 - ``safe_migrate`` and ``rollback_release`` report each run as a cron check-in (in progress, then ok
   or error) and each failure as an event, flushed before the command exits (:mod:`django_cicd.hooks`).
@@ -22,49 +23,27 @@ import contextlib
 import json
 import logging
 import os
-import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 from django_cicd import env as env_module
+from django_cicd.conf import stage_variable
 from django_cicd.extras import require
 from django_cicd.redaction import redact, secret_values
+from django_cicd.release import InvalidReleaseName, detect_release
 
 if TYPE_CHECKING:
     from sentry_sdk.envelope import Envelope
 
 logger = logging.getLogger("django_cicd")
 
-#: Where the release is looked for, in this order, before the REVISION file.
-RELEASE_VARIABLES = (
-    "SENTRY_RELEASE",
-    "GITHUB_SHA",  # GitHub Actions
-    "CI_COMMIT_SHA",  # GitLab CI
-    "SOURCE_VERSION",  # Heroku builds, AWS CodeBuild
-    "HEROKU_SLUG_COMMIT",  # Heroku dyno metadata
-    "HEROKU_BUILD_COMMIT",
-    "K_REVISION",  # Cloud Run, Knative
-    "CIRCLE_SHA1",  # CircleCI
-    "BITBUCKET_COMMIT",  # Bitbucket Pipelines
-    "BUILDKITE_COMMIT",  # Buildkite
-    "DRONE_COMMIT_SHA",  # Drone, Woodpecker
-    "CODEBUILD_RESOLVED_SOURCE_VERSION",  # AWS CodeBuild
-    "RENDER_GIT_COMMIT",  # Render
-    "RAILWAY_GIT_COMMIT_SHA",  # Railway
-    "VERCEL_GIT_COMMIT_SHA",  # Vercel
-    "GIT_COMMIT",  # Jenkins
-)
-REVISION_FILE_NAME = "REVISION"
-#: Sentry refuses release names with these (and the names "." and "..").
-_BAD_RELEASE = re.compile(r"[\s/\\]")
 UNKNOWN_ENVIRONMENT = "unknown"
 CI_ENVIRONMENT = "ci"
 
@@ -96,9 +75,9 @@ class SentrySetup:
 
     dsn: str | None = field(repr=False)
     environment: str
-    environment_source: str  # argument, SENTRY_ENVIRONMENT, stage, DJANGO_ENV, CI, fallback
+    environment_source: str  # argument, SENTRY_ENVIRONMENT, stage, the stage variable's name, CI, fallback
     release: str | None
-    release_source: str | None  # argument, a variable name, or the REVISION file path
+    release_source: str | None  # argument, a variable name, or the REVISION file path (see django_cicd.release)
     options: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -134,47 +113,6 @@ def current_setup() -> SentrySetup | None:
 
 
 # -- release and environment -----------------------------------------------------------------------
-
-
-def revision_file_candidates(base_dir: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Where a baked-in ``REVISION`` file is looked for, in order: ``$CICD_REVISION_FILE``, then
-    ``REVISION`` in ``base_dir`` (the settings' argument), then in the working directory (the image's
-    WORKDIR, where ``manage.py`` runs)."""
-    candidates = []
-    explicit = os.environ.get("CICD_REVISION_FILE")
-    if explicit:
-        candidates.append(Path(explicit))
-    if base_dir is not None:
-        candidates.append(Path(base_dir) / REVISION_FILE_NAME)
-    candidates.append(Path.cwd() / REVISION_FILE_NAME)
-    return candidates
-
-
-def _clean_release(value: str | None) -> str | None:
-    value = (value or "").strip()
-    if not value or value in {".", ".."} or _BAD_RELEASE.search(value) or len(value) > 200:
-        return None
-    return value
-
-
-def detect_release(
-    environ: Mapping[str, str] | None = None, *, base_dir: str | os.PathLike[str] | None = None
-) -> tuple[str | None, str | None]:
-    """(release, where it came from) from :data:`RELEASE_VARIABLES`, then the REVISION file."""
-    source = os.environ if environ is None else environ
-    for name in RELEASE_VARIABLES:
-        release = _clean_release(source.get(name))
-        if release:
-            return release, name
-    for path in revision_file_candidates(base_dir):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        release = _clean_release(text.splitlines()[0] if text.strip() else "")
-        if release:
-            return release, str(path)
-    return None, None
 
 
 def _running_in_ci(environ: Mapping[str, str]) -> bool:
@@ -222,26 +160,23 @@ def resolve_setup(
         env_name, env_source = read["SENTRY_ENVIRONMENT"], "SENTRY_ENVIRONMENT"
     elif stage:
         env_name, env_source = stage, "stage"
-    elif (source.get("DJANGO_ENV") or "").strip():
-        env_name, env_source = source["DJANGO_ENV"].strip(), "DJANGO_ENV"
+    elif (source.get(stage_name := stage_variable()) or "").strip():
+        env_name, env_source = source[stage_name].strip(), stage_name
     elif _running_in_ci(source):
         env_name, env_source = CI_ENVIRONMENT, "CI"
     else:
         env_name, env_source = UNKNOWN_ENVIRONMENT, "fallback"
 
-    release_source: str | None
-    if release:
-        found_release, release_source = _clean_release(release), "argument"
-    elif read["SENTRY_RELEASE"]:
-        found_release, release_source = _clean_release(read["SENTRY_RELEASE"]), "SENTRY_RELEASE"
-    else:
-        found_release, release_source = detect_release(source, base_dir=base_dir)
+    try:
+        found_release, release_source = detect_release(release, environ=source, base_dir=base_dir)
+    except InvalidReleaseName as exc:
+        raise ImproperlyConfigured(f"init_sentry(release=...): {exc}.") from None
     return SentrySetup(
         dsn=dsn or None,
         environment=env_name,
         environment_source=env_source,
         release=found_release,
-        release_source=release_source if found_release else None,
+        release_source=release_source or None,
         options=options,
     )
 

@@ -83,6 +83,13 @@ def test_unknown_stage_could_not_run(environ):
     )
 
 
+def test_stage_is_matched_without_regard_to_case(environ):
+    environ(**PRODUCTION)
+    stdout, stderr, code = run_command("env", "--stage", "Production", "--format", "json")
+    assert (code, stderr) == (0, "")
+    assert json.loads(stdout)["stage"] == "production"
+
+
 def test_example_matches_the_committed_file(environ):
     stdout, _stderr, code = run_command("env", "--example")
     assert code == 0

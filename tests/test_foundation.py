@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 
 import pytest
 from django.contrib.admin.sites import site
 from django.core.checks import Warning as DjangoWarning
 from django.core.checks.registry import registry as django_registry
+from django.core.management import CommandError
+from django.db import connections
+from django.db.migrations.recorder import MigrationRecorder
 from django.test import RequestFactory, override_settings
 
 from django_cicd import hooks, planning
 from django_cicd.checks import run_checks
 from django_cicd.extras import MissingExtra, require
+from django_cicd.management.base import CicdCommand
 from django_cicd.models import Release
 from testproject.catalog.models import Product
 
@@ -84,6 +89,31 @@ def test_squashed_migrations_count_as_applied_when_all_they_replace_is():
     assert planning.unknown_applied(loader, replaced) == []
 
 
+LATER = ["0002_product_slug", "0003_populate_slugs", "0004_product_name_idx", "0005_remove_product_legacy_code"]
+
+
+@pytest.fixture
+def only_first_catalog_migration_recorded():
+    recorder = MigrationRecorder(connections["default"])
+    for name in LATER:
+        recorder.record_unapplied("catalog", name)
+    yield
+    for name in LATER:
+        recorder.record_applied("catalog", name)
+
+
+@pytest.mark.django_db
+@override_settings(MIGRATION_MODULES=SQUASHED)
+def test_partially_applied_squash_is_planned_through_the_replaced_migrations(only_first_catalog_migration_recorded):
+    loader = planning.load_graph()
+    applied = planning.applied_migrations("default")
+    # The graph without a database takes the squash, which would re-create the table...
+    assert planning.forward_plan(loader, applied)[0].label == "catalog.0001_squashed_0002_product_slug"
+    # ...so the plan for this database is made from its own graph, as migrate does.
+    plan = [s.label for s in planning.plan_for_database(loader, "default", applied) if s.key[0] == "catalog"]
+    assert plan == [f"catalog.{name}" for name in LATER]
+
+
 @pytest.mark.django_db
 def test_applied_migrations_read_from_the_database():
     applied = planning.applied_migrations("default")
@@ -96,6 +126,14 @@ def test_relative_paths_inside_and_outside_the_working_directory(tmp_path, monke
     (tmp_path / "a").mkdir()
     assert planning.relative_path(str(tmp_path / "a" / "b.py")) == "a/b.py"
     assert planning.relative_path("/elsewhere/c.py") == "/elsewhere/c.py"
+
+
+def test_paths_are_relative_to_the_ci_checkout(monkeypatch, tmp_path):
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
+    assert planning.relative_path(str(tmp_path / "app" / "models.py")) == "app/models.py"
+    monkeypatch.delenv("GITHUB_WORKSPACE")
+    monkeypatch.setenv("CI_PROJECT_DIR", str(tmp_path / "app"))
+    assert planning.relative_path(str(tmp_path / "app" / "models.py")) == "models.py"
 
 
 # --- Django system check locations -------------------------------------------------------------
@@ -175,3 +213,19 @@ def test_module_entry_point_without_settings_exits_2(monkeypatch, capsys):
     assert main(["django-cicd"]) == 2
     assert main(["django-cicd", "--help"]) == 0
     assert capsys.readouterr().out.startswith("usage: django-cicd COMMAND [options]")
+
+
+def test_unexpected_exception_in_a_command_is_exit_2_and_masked(settings, monkeypatch):
+    monkeypatch.setenv("SERVICE_TOKEN", "planted-token-77aa88bb")
+
+    class Command(CicdCommand):
+        def handle(self, *args, **options):
+            raise RuntimeError(f"driver said: {os.environ['SERVICE_TOKEN']}")
+
+    with pytest.raises(CommandError) as excinfo:
+        Command().execute(traceback=False, no_color=True, force_color=False, skip_checks=True)
+    assert excinfo.value.returncode == 2
+    assert str(excinfo.value) == (
+        "test_foundation could not run: RuntimeError: driver said: ******** (run with --traceback for details)"
+    )
+    assert excinfo.value.__cause__ is None

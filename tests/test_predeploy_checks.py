@@ -8,6 +8,8 @@ import stat
 
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.checks import CheckMessage
+from django.core.checks.registry import registry as django_registry
 from django.db import connections
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import override_settings
@@ -16,6 +18,8 @@ from django_cicd.checks import run_checks
 from django_cicd.report import Severity, Status
 
 pytestmark = pytest.mark.django_db(databases="__all__")
+
+PROJECT_CHECKS = {"CHECKS": ["tests.project_checks"]}
 
 
 def result(report, check_id):
@@ -63,6 +67,19 @@ def test_production_like_settings_pass(settings):
 
 
 # --- migrations ------------------------------------------------------------------------------
+
+
+def test_custom_check_levels_map_to_the_nearest_standard_one():
+    def custom(app_configs=None, **kwargs):
+        return [CheckMessage(35, "between warning and error", id="thirdparty.X001")]
+
+    django_registry.register(custom)
+    try:
+        report = run_checks(only=["cicd.django.checks"], use_database=False)
+    finally:
+        django_registry.registered_checks.discard(custom)
+    [finding] = [f for f in result(report, "cicd.django.checks").findings if f.code == "thirdparty.X001"]
+    assert finding.severity == Severity.WARNING
 
 
 def test_missing_migration_is_flagged_without_a_database():
@@ -125,6 +142,40 @@ def test_code_older_than_the_database():
         "catalog.0099_from_the_future. The code is older than the database."
     )
     assert "rollback_release" in finding.hint
+
+
+def test_inconsistent_history_is_reported():
+    recorder = MigrationRecorder(connections["default"])
+    recorder.record_unapplied("catalog", "0001_initial")
+    try:
+        report = run_checks(only=["cicd.migrations.unknown"], databases=["default"])
+    finally:
+        recorder.record_applied("catalog", "0001_initial")
+    [finding] = result(report, "cicd.migrations.unknown").findings
+    assert finding.code == "cicd.migrations.inconsistent"
+    assert finding.message.startswith("default: Migration catalog.0002_product_slug is applied before its dependency")
+    assert finding.blocking
+
+
+def test_rows_left_by_a_finished_squash_are_stale_not_from_the_future():
+    recorder = MigrationRecorder(connections["default"])
+    recorder.record_applied("catalog", "0002_old_name_of_slug")
+    try:
+        report = run_checks(only=["cicd.migrations.unknown"], databases=["default"])
+    finally:
+        recorder.record_unapplied("catalog", "0002_old_name_of_slug")
+    [finding] = result(report, "cicd.migrations.unknown").findings
+    assert finding.code == "cicd.migrations.stale"
+    assert finding.severity == Severity.WARNING
+    assert "catalog.0002_old_name_of_slug" in finding.message
+
+
+@override_settings(DATABASE_ROUTERS=["tests.routers.NothingOnOther"])
+def test_aliases_the_routers_never_migrate_are_not_called_unapplied():
+    report = run_checks(only=["cicd.migrations.unapplied"], options={"expect_migrated": True})
+    [note] = result(report, "cicd.migrations.unapplied").findings
+    assert note.message == "other: the database routers allow no model to migrate here; not checked"
+    assert report.exit_code == 0
 
 
 def test_migrations_of_an_uninstalled_app_are_a_warning():
@@ -486,9 +537,31 @@ def test_invalid_waiver_is_reported_by_the_check(settings):
     assert invalid.blocking
 
 
+def test_expired_waiver_fails_even_when_the_waivers_check_is_not_selected(settings):
+    settings.CICD = {**PROJECT_CHECKS, "WAIVERS": [{"id": "x", "reason": "r", "expires": "2026-01-01"}]}
+    for selection in ({"only": ["tests.project.echo"]}, {"skip": ["cicd.waivers"], "only": ["tests.project"]}):
+        report = run_checks(**selection, today=dt.date(2026, 6, 1))
+        assert report.exit_code == 1
+        assert result(report, "cicd.waivers").findings[0].code == "cicd.waivers.expired"
+
+
+def test_a_waiver_cannot_waive_the_waivers_check(settings):
+    settings.CICD = {
+        "WAIVERS": [{"id": "cicd.waivers", "reason": "shh"}, {"id": "x", "reason": "r", "expires": "2026-01-01"}]
+    }
+    report = run_checks(only=["cicd.waivers"], today=dt.date(2026, 6, 1))
+    assert report.exit_code == 1
+    assert all(f.waiver is None for f in result(report, "cicd.waivers").findings)
+
+
+def test_current_waivers_add_nothing_when_the_check_is_not_selected(settings):
+    settings.CICD = {**PROJECT_CHECKS, "WAIVERS": [{"id": "x", "reason": "r", "expires": "2099-01-01"}]}
+    report = run_checks(only=["tests.project.echo"])
+    assert [r.id for r in report.results] == ["tests.project.echo"]
+
+
 def test_no_db_runs_model_checks_without_connecting_and_notes_checks_that_connect(broken_other_database):
     """A third-party system check that queries a database anyway is noted, not crashed on, under --no-db."""
-    from django.core.checks.registry import registry as django_registry
 
     def queries_the_database(app_configs=None, **kwargs):
         with connections["other"].cursor() as cursor:

@@ -14,6 +14,7 @@ from django.test import override_settings
 from django_cicd.checks import run_checks
 from django_cicd.checks.registry import Check, CheckRegistry
 from django_cicd.report import Status
+from django_cicd.system_checks import check_cicd_settings
 from tests.utils import ROOT, run_cli, run_command
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -55,6 +56,15 @@ def test_fail_level_error_lets_warnings_through(planted):
     assert run_command("predeploy", *QUICK, "--fail-level", "error")[2] == 0
 
 
+def test_fail_level_below_warning_is_refused(settings):
+    _, stderr, _ = run_command("predeploy", "--fail-level", "info")
+    assert "argument --fail-level: invalid choice: 'info'" in stderr  # exit 2 from the CLI: test_cli_exit_codes
+    with pytest.raises(ValueError, match="fail level 'info' is too low"):
+        run_checks(only=["cicd.waivers"], fail_level="info")
+    settings.CICD = {"FAIL_LEVEL": "info"}
+    assert [e.id for e in check_cicd_settings()] == ["django_cicd.E005"]
+
+
 def test_exit_2_for_an_unknown_check_id():
     _, stderr, code = run_command("predeploy", "--only", "cicd.nope")
     assert code == 2
@@ -74,6 +84,19 @@ def test_exit_2_for_a_project_check_that_does_not_import(settings):
     _, stderr, code = run_command("predeploy")
     assert code == 2
     assert "CICD['CHECKS'] entry 'tests.nope_checks' cannot be imported" in stderr
+
+
+def test_project_checks_module_that_raises_is_exit_2(settings):
+    settings.CICD = {"CHECKS": ["tests.project_checks_broken"]}
+    _, stderr, code = run_command("predeploy")
+    assert code == 2
+    assert stderr == (
+        "CommandError: CICD['CHECKS'] entry 'tests.project_checks_broken' cannot be imported: RuntimeError: "
+        "search client misconfigured (token planted-broken-token-5555). Give the dotted path of a module or of "
+        "a function decorated with django_cicd.checks.register.\n"
+    )
+    [error] = check_cicd_settings()
+    assert error.id == "django_cicd.E003"
 
 
 def test_a_crashing_check_is_an_error_and_fails_the_run(planted):
@@ -96,6 +119,16 @@ def test_list_prints_ids_and_titles(settings):
     assert any(line.startswith("tests.project.echo") and "Echo findings the test planted" in line for line in lines)
     assert any(line.startswith("cicd.database.reachable") and "(skipped under --no-db)" in line for line in lines)
     assert not any(line.startswith("cicd.static") for line in lines)
+
+
+def test_list_shows_opt_in_checks(settings):
+    settings.CICD = PROJECT_CHECKS
+    stdout, _, _ = run_command("predeploy", "--list")
+    [line] = [line for line in stdout.splitlines() if line.startswith("tests.project.slow")]
+    assert line.endswith("(opt-in: select it with --only)")
+    assert "tests.project.slow" not in [r.id for r in run_checks(skip=["cicd"]).results]
+    [slow] = [r for r in run_checks(only=["tests.project.slow"]).results if r.id == "tests.project.slow"]
+    assert slow.duration >= 0.02  # measured around the check: it sleeps 20 ms
 
 
 def test_selection_by_id_prefix_and_glob():
@@ -343,6 +376,22 @@ def test_module_entry_point_runs_the_command():
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "passed"
+
+
+def test_module_entry_point_reads_settings_written_with_a_space():
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "django_cicd", "predeploy", "--settings", "tests.settings", "--only", "cicd.waivers"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
 
 
 @override_settings(DEBUG=False)

@@ -1,5 +1,5 @@
-"""django_cicd.sentry without the network: release and environment, scrubbing, the hook receivers,
-the predeploy check and the system checks E041/E043/E044 (the recording transport; see
+"""django_cicd.sentry without the network: environment (release detection: test_release.py),
+scrubbing, the hook receivers, the predeploy check and the system checks E041/E043/E044 (the recording transport; see
 test_sentry_e2e.py for the real HTTP transport)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 import pytest
 from django.test import override_settings
 
-from django_cicd import hooks, sentry
+from django_cicd import hooks, release, sentry
 from django_cicd.checks import run_checks
 from django_cicd.report import Severity
 from django_cicd.system_checks import check_cicd_settings
@@ -23,7 +23,7 @@ SECRET = "planted-token-5e4d3c2b1a09f8e7"
 @pytest.fixture
 def clean_environ(monkeypatch, tmp_path):
     for name in (
-        *sentry.RELEASE_VARIABLES,
+        *release.RELEASE_VARIABLES,
         "SENTRY_DSN",
         "SENTRY_ENVIRONMENT",
         "DJANGO_ENV",
@@ -34,44 +34,6 @@ def clean_environ(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return monkeypatch
-
-
-@pytest.mark.parametrize("variable", sentry.RELEASE_VARIABLES)
-def test_release_from_each_variable(clean_environ, variable):
-    clean_environ.setenv(variable, " abc123 ")
-    assert sentry.detect_release() == ("abc123", variable)
-
-
-def test_release_order(clean_environ):
-    clean_environ.setenv("K_REVISION", "cloudrun-7")
-    clean_environ.setenv("CI_COMMIT_SHA", "gitlab")
-    clean_environ.setenv("GITHUB_SHA", "github")
-    assert sentry.detect_release() == ("github", "GITHUB_SHA")
-    clean_environ.setenv("SENTRY_RELEASE", "explicit")
-    assert sentry.detect_release() == ("explicit", "SENTRY_RELEASE")
-
-
-def test_release_from_revision_file(clean_environ, tmp_path):
-    (tmp_path / "REVISION").write_text("0123abcd\n", encoding="utf-8")
-    assert sentry.detect_release() == ("0123abcd", str(tmp_path / "REVISION"))
-    base = tmp_path / "app"
-    base.mkdir()
-    (base / "REVISION").write_text("fromBase\n", encoding="utf-8")
-    assert sentry.detect_release(base_dir=base) == ("fromBase", str(base / "REVISION"))
-    explicit = tmp_path / "elsewhere"
-    explicit.write_text("explicitFile", encoding="utf-8")
-    clean_environ.setenv("CICD_REVISION_FILE", str(explicit))
-    assert sentry.detect_release(base_dir=base) == ("explicitFile", str(explicit))
-
-
-def test_invalid_release_names_are_ignored(clean_environ):
-    clean_environ.setenv("SENTRY_RELEASE", "has space")
-    clean_environ.setenv("GITHUB_SHA", "feedbeef")
-    assert sentry.detect_release() == ("feedbeef", "GITHUB_SHA")
-
-
-def test_no_release(clean_environ):
-    assert sentry.detect_release() == (None, None)
 
 
 def test_environment_is_never_the_sdk_production_default(clean_environ):
@@ -275,3 +237,9 @@ def test_e044_flush_timeout():
         "django_cicd.E044",
         "CICD['SENTRY_FLUSH_TIMEOUT'] must be a number of seconds > 0, not 0.",
     )
+
+
+def test_release_names_reach_sentry_without_control_characters(clean_environ):
+    clean_environ.setenv("SENTRY_RELEASE", "\x1b[31mv7\x1b[0m")
+    setup = sentry.resolve_setup()
+    assert (setup.release, setup.release_source) == ("v7", "SENTRY_RELEASE")

@@ -102,3 +102,18 @@ def test_system_checks_run_through_django(settings):
     settings.CICD = {"FAIL_LEVEL": "fatal"}
     with pytest.raises(SystemCheckError, match=r"django_cicd\.E005"):
         call_command("check")
+
+
+@pytest.mark.parametrize("key", ["IMAGE_VARIABLE", "DOCKER_TAG", "ENVIRONMENT_VARIABLE"])
+def test_e009_names_must_be_strings(settings, key):
+    settings.CICD = {key: ""}
+    [error] = check_cicd_settings()
+    assert (error.id, error.msg) == ("django_cicd.E009", f"CICD[{key!r}] must be a non-empty string, not ''.")
+
+
+def test_e009_environment_and_static_check(settings):
+    settings.CICD = {"ENVIRONMENT": 3, "STATIC_CHECK": "yes"}
+    assert [e.msg for e in check_cicd_settings()] == [
+        "CICD['ENVIRONMENT'] must be a string or None, not 3.",
+        "CICD['STATIC_CHECK'] must be True or False.",
+    ]

@@ -191,7 +191,7 @@ class Command(CicdCommand):
         if check_example is not None:
             self._check_example(contract, check_example)
             return
-        if stage is not None and stage not in contract.stages:
+        if stage is not None and contract.stage_named(stage) is None:
             raise could_not_run(
                 f"--stage {stage!r} is not a stage of the contract; use one of {', '.join(contract.stages)}."
             )

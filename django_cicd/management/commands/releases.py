@@ -11,7 +11,10 @@ from django.db import connections
 from django_cicd import ledger
 from django_cicd.management.base import CicdCommand, add_output_options, could_not_run
 from django_cicd.models import Release
+from django_cicd.release import printable
 
+#: The most rows one listing asks for (0 asks for every row); beyond it a LIMIT overflows some drivers.
+MAX_LIMIT = 1_000_000
 COLUMNS = ("id", "release", "kind", "status", "started (UTC)", "seconds", "migrations", "backup", "image", "host")
 
 
@@ -22,25 +25,31 @@ class Command(CicdCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         add_output_options(parser)
         parser.add_argument("--database", default="default", help="The database alias (default: default).")
-        parser.add_argument("--limit", type=int, default=20, help="How many rows, newest first (0: all; default 20).")
+        parser.add_argument(
+            "--limit",
+            type=int,
+            default=20,
+            help=f"How many rows, newest first (0: all; at most {MAX_LIMIT}; default 20).",
+        )
         parser.add_argument("--kind", choices=["deploy", "rollback"], help="Only deploys or only rollbacks.")
 
     def handle(
         self, *args: Any, format: str, output: str | None, database: str, limit: int, kind: str | None, **options: Any
     ) -> None:
+        if not 0 <= limit <= MAX_LIMIT:
+            raise could_not_run(f"--limit must be between 0 (every row) and {MAX_LIMIT}, not {limit}.")
         if database not in connections.settings:
             raise could_not_run(
                 f"unknown database alias {database!r}; DATABASES has: {', '.join(connections.settings)}"
             )
-        if limit < 0:
-            raise could_not_run(f"--limit must be 0 (all) or more, not {limit}")
         try:
             connections[database].ensure_connection()
             exists = ledger.table_exists(database)
             rows = ledger.list_releases(database, limit=limit or None, kind=kind) if exists else []
         except Exception as exc:
+            reason = printable(str(exc)).strip()
             raise could_not_run(
-                f"cannot read the ledger of database {database!r}: {type(exc).__name__}: {exc}; check "
+                f"cannot read the ledger of database {database!r}: {type(exc).__name__}: {reason}; check "
                 f"DATABASES[{database!r}] and that the server is reachable from here"
             ) from exc
         text = self._table(database, rows, exists)
@@ -57,6 +66,8 @@ class Command(CicdCommand):
             self.write_output(text, output)
 
     def _table(self, database: str, rows: list[Release], exists: bool) -> str:
+        """The text listing; every value from the ledger goes through printable(), so none can start a
+        line of its own or move the cursor (the JSON document keeps them as recorded, escaped)."""
         if not exists:
             return (
                 f"no release ledger in database {database!r} yet: safe_migrate creates it "
@@ -70,22 +81,22 @@ class Command(CicdCommand):
             table.append(
                 (
                     str(row.pk),
-                    row.name[:40],
-                    row.kind,
-                    row.status,
+                    printable(row.name)[:40],
+                    printable(row.kind),
+                    printable(row.status),
                     row.started_at.strftime("%Y-%m-%d %H:%M:%S"),
                     f"{seconds:.2f}" if seconds is not None else "-",
                     str(len(row.plan or [])),
-                    row.backup_name or "-",
-                    row.image or "-",
-                    row.host or "-",
+                    printable(row.backup_name) or "-",
+                    printable(row.image) or "-",
+                    printable(row.host) or "-",
                 )
             )
         widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
         lines = [
             "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in table
         ]
-        errors = [f"  {row.pk}: {row.error}" for row in rows if row.error]
+        errors = [f"  {row.pk}: {printable(row.error).strip()}" for row in rows if row.error]
         if errors:
             lines += ["", "errors:", *errors]
         return "\n".join(lines) + "\n"
