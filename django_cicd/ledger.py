@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -23,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from django_cicd.models import Release
+from django_cicd.release import detect_release, printable
 
 Status = Release.Status
 Kind = Release.Kind
@@ -32,48 +32,13 @@ UNNAMED = "unnamed"
 #: Statuses of a run that has not finished (or was killed before it could say so).
 UNFINISHED = (Status.PENDING, Status.MIGRATING)
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]|\x1b\[[0-9;?]*[ -/]*[@-~]")
-
-
-def printable(text: str) -> str:
-    """``text`` without control characters (newlines, ANSI escapes): what the ledger prints can never
-    forge a line of a listing or recolour a terminal."""
-    return _CONTROL.sub(" ", text)
-
-
-#: Environment variables that name the release, in the order they are read.
-RELEASE_VARIABLES = (
-    "SENTRY_RELEASE",
-    "GITHUB_SHA",
-    "CI_COMMIT_SHA",
-    "SOURCE_VERSION",
-    "HEROKU_SLUG_COMMIT",
-    "K_REVISION",
-)
-
 
 def detect_release_name(explicit: str | None) -> str:
-    """``--release``, else the first CI variable set, else a ``REVISION`` file, else ``"unnamed"``."""
-    from pathlib import Path
-
-    from django.conf import settings
-
-    candidates: list[str] = [explicit or ""]
-    candidates += [os.environ.get(variable, "") for variable in RELEASE_VARIABLES]
-    base_dir = getattr(settings, "BASE_DIR", None)
-    paths = [Path.cwd() / "REVISION"] + (
-        [Path(base_dir) / "REVISION", Path(base_dir).parent / "REVISION"] if base_dir else []
-    )
-    for path in paths:
-        try:
-            candidates.append(path.read_text(encoding="utf-8").strip().splitlines()[0])
-        except (OSError, IndexError, UnicodeDecodeError):
-            continue
-    for candidate in candidates:
-        name = printable(candidate).strip()[:200]
-        if name:
-            return name
-    return UNNAMED
+    """The release name of this deploy, as Sentry sees it too (:func:`django_cicd.release.detect_release`);
+    ``"unnamed"`` when nothing names it. Raises :class:`~django_cicd.release.InvalidReleaseName` for an
+    explicit name neither can use."""
+    name, _source = detect_release(explicit)
+    return name or UNNAMED
 
 
 def parse_image(value: str | None) -> tuple[str, str]:

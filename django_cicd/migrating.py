@@ -21,6 +21,7 @@ from django_cicd.conf import cicd_settings
 from django_cicd.migrations_safety.analysis import SafetyFinding
 from django_cicd.models import Release
 from django_cicd.redaction import redact
+from django_cicd.release import InvalidReleaseName
 from django_cicd.runs import Failure, Run, StepResult
 
 __all__ = [
@@ -110,7 +111,10 @@ class MigrateJob(runs.Job):
 
     def __init__(self, options: MigrateOptions) -> None:
         self.options = options
-        self.release = ledger.detect_release_name(options.release)
+        try:
+            self.release = ledger.detect_release_name(options.release)
+        except InvalidReleaseName as exc:
+            raise runs.CouldNotRun(str(exc)) from exc
         self.image: tuple[str, str] = ("", "")
         self.image_note = ""
         self.executor: MigrationExecutor | None = None
@@ -126,8 +130,8 @@ class MigrateJob(runs.Job):
             result.note(self.image_note)
         if self.release == ledger.UNNAMED:
             result.note(
-                "no release name given (--release, SENTRY_RELEASE, GITHUB_SHA, CI_COMMIT_SHA, SOURCE_VERSION, "
-                "HEROKU_SLUG_COMMIT, K_REVISION or a REVISION file): recorded as 'unnamed'"
+                "no release name given (--release, SENTRY_RELEASE, a CI commit variable such as GITHUB_SHA or "
+                "CI_COMMIT_SHA, or a REVISION file): recorded as 'unnamed'"
             )
         return result
 

@@ -45,7 +45,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
 
 from django_cicd import backups, children, hooks, ledger, planning, vendors
-from django_cicd.conf import cicd_settings
+from django_cicd.conf import cicd_settings, is_production
 from django_cicd.exit_codes import ExitCode
 from django_cicd.models import Release
 from django_cicd.redaction import redact
@@ -89,13 +89,6 @@ def check_seconds(option: str, value: float | None, *, zero_allowed: bool = Fals
         least = "0 or more" if zero_allowed else "more than 0"
         raise CouldNotRun(f"{option} must be {least} seconds, not {value:g}")
     return float(value)
-
-
-def is_production(environment: str | None) -> bool:
-    """Whether ``environment`` is one of CICD["PRODUCTION_ENVIRONMENTS"], compared case-insensitively."""
-    if not environment:
-        return False
-    return environment.strip().lower() in {name.strip().lower() for name in cicd_settings.PRODUCTION_ENVIRONMENTS}
 
 
 @dataclass

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from django_cicd import ledger
+from django_cicd import ledger, release
 from django_cicd.models import Release
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
-CI_VARIABLES = ledger.RELEASE_VARIABLES
+CI_VARIABLES = release.RELEASE_VARIABLES
 
 
 @pytest.fixture
@@ -26,9 +26,10 @@ def test_explicit_release_wins(clean_env):
 
 
 @pytest.mark.parametrize("variable", CI_VARIABLES)
-def test_each_ci_variable_names_the_release(clean_env, variable):
+def test_each_ci_variable_names_the_release_as_sentry_does(clean_env, variable):
     clean_env.setenv(variable, f"from-{variable}")
     assert ledger.detect_release_name(None) == f"from-{variable}"
+    assert release.detect_release(None)[0] == f"from-{variable}"  # one name for the ledger and Sentry
 
 
 def test_sentry_release_comes_before_the_commit_sha(clean_env):
