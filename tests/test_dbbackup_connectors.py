@@ -33,7 +33,7 @@ from django.db import connections
 from django_cicd import backups, children
 from django_cicd.redaction import MASK, redact
 from tests.scenarios.migrate.helpers import snapshot
-from tests.utils import need
+from tests.utils import need, run_command
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -310,6 +310,23 @@ def test_a_failed_dump_shows_no_form_of_the_password(server_vendor):
         assert_no_password(message)
         assert_no_password(repr(caught.value))
     assert _backup_files() == before  # the failed backup left no file
+
+
+def test_safe_migrate_reports_a_failed_backup_without_the_password(server_vendor):
+    """The reported case end to end: safe_migrate's output and the ledger hold no form of the password."""
+    from django_cicd.models import Release
+
+    missing = "LOCK TABLES" if vendor() == "mysql" else "catalog_product"
+    with database_user(superuser=False, revoke=missing) as user:
+        if vendor() == "postgresql":  # enough to write the ledger, so that the failure reaches it
+            _admin(f'GRANT INSERT, UPDATE ON django_cicd_release TO "{user}"')
+            _admin(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{user}"')
+        with connected_as(user):
+            stdout, stderr, code = run_command("safe_migrate", "--backup-only", "--database", ALIAS)
+        errors = list(Release.objects.using(ALIAS).values_list("error", flat=True))
+    assert code != 0
+    assert ("LOCK TABLES" if vendor() == "mysql" else "permission denied") in stdout + stderr
+    assert_no_password(stdout + stderr + "\n".join(errors))
 
 
 def _backup_files() -> set[str]:
