@@ -1,7 +1,13 @@
 """The one place that talks to django-dbbackup: readiness, backup, verify and restore.
 
 django-dbbackup reads its settings once at import, so this module imports it lazily, inside the
-functions, and never at module level.
+functions, and never at module level. Before it uses dbbackup it registers django-cicd's connectors
+(:mod:`django_cicd.dbbackup_connectors`), which keep the database password off the clients' command
+lines and track the clients they start.
+
+Every backup records the identity of the database it was taken of (:attr:`BackupInfo.identity`, and
+in its ``.metadata`` file); :func:`restore_backup` refuses to restore it into another database unless
+told to, and refuses a backup whose metadata file cannot be read.
 """
 
 from __future__ import annotations
@@ -15,14 +21,16 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.db import connections
+
+from django_cicd.redaction import redact
 
 STORAGE_ALIAS = "dbbackup"
 
@@ -81,21 +89,30 @@ class DumpClient:
     path: str | None = None
     version: tuple[int, ...] | None = None
     version_text: str = ""
+    #: False when the connector is not one of django-cicd's (the project chose its own in
+    #: DBBACKUP_CONNECTORS or DBBACKUP_CONNECTOR_MAPPING) and so may put the password on the
+    #: client's command line; True for django-cicd's connectors and for in-process dumps.
+    password_off_command_line: bool = True
 
 
 def connector_for(alias: str) -> Any:
+    """The django-dbbackup connector dbbackup will use for ``alias`` (ours unless the project chose one)."""
     from dbbackup.db.base import get_connector
 
+    _prepare_dbbackup()
     return get_connector(alias)
 
 
 def dump_client(alias: str) -> DumpClient:
     """The dump program dbbackup's connector for ``alias`` will run, found on PATH, with its version."""
+    from django_cicd.dbbackup_connectors import ClientCredentials
+
     connector = connector_for(alias)
     name = f"{type(connector).__module__}.{type(connector).__qualname__}"
     command = getattr(connector, "dump_cmd", None)
     if not command:
         return DumpClient(alias, name, None)
+    safe = isinstance(connector, ClientCredentials)
     program = str(command).split()[0]
     path = shutil.which(program)
     if path is None:
@@ -105,7 +122,7 @@ def dump_client(alias: str) -> DumpClient:
         )
     output = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30, check=False)
     text = (output.stdout or output.stderr).strip()
-    return DumpClient(alias, name, program, path, parse_client_version(text), text)
+    return DumpClient(alias, name, program, path, parse_client_version(text), text, safe)
 
 
 _VERSION_PATTERNS = [
@@ -143,6 +160,24 @@ class BackupError(Exception):
     """A backup could not be taken, verified or restored; one sentence with the fix."""
 
 
+class UnreadableMetadata(BackupError):
+    """A backup's ``.metadata`` file exists but is not valid JSON, or our part of it is not an object:
+    what it records (database, migration state) cannot be checked, so the backup is not restored."""
+
+    def __init__(self, message: str, problem: str = "") -> None:
+        super().__init__(message)
+        #: What is wrong with the file, e.g. "is not valid JSON (Expecting value: ...)".
+        self.problem = problem
+
+
+class OtherDatabaseBackup(BackupError):
+    """The backup was taken of another database than the one it would be restored into."""
+
+
+#: The option of rollback_release that allows a restore into another database.
+ALLOW_OTHER_DATABASE_OPTION = "--restore-into-other-database"
+
+
 @dataclass(frozen=True)
 class BackupInfo:
     name: str
@@ -155,6 +190,10 @@ class BackupInfo:
     state: dict[str, Any]
     release: str
     database: str = "default"
+    #: The database the backup was taken of, as the vendor adapter tells it apart from every other
+    #: (``vendors.adapter(connection).identity(connection)``): PostgreSQL's system identifier and
+    #: database, MariaDB's @@server_uid (MySQL's @@server_uuid) and schema, SQLite's file.
+    identity: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -168,6 +207,7 @@ class BackupInfo:
             "state": self.state,
             "release": self.release,
             "database": self.database,
+            "identity": self.identity,
         }
 
 
@@ -185,8 +225,53 @@ def _sync_dbbackup_settings() -> None:
     if (
         current.get("BACKEND") != dbbackup_settings.STORAGE
         or current.get("OPTIONS", {}) != dbbackup_settings.STORAGE_OPTIONS
+        or getattr(settings, "DBBACKUP_CONNECTORS", {}) != dbbackup_settings.CONNECTORS
+        or getattr(settings, "DBBACKUP_CONNECTOR_MAPPING", {}) != dbbackup_settings.CUSTOM_CONNECTOR_MAPPING
     ):
         importlib.reload(dbbackup_settings)
+
+
+def _prepare_dbbackup() -> None:
+    """dbbackup's settings as Django's are now, and django-cicd's connectors registered."""
+    from django_cicd import dbbackup_connectors
+
+    _sync_dbbackup_settings()
+    dbbackup_connectors.register()
+
+
+def identity_of(database: str) -> dict[str, str]:
+    """What tells database ``database`` apart from every other one (see :attr:`BackupInfo.identity`)."""
+    from django_cicd import vendors
+
+    connection = connections[database]
+    return vendors.adapter(connection).identity(connection)
+
+
+def describe_identity(identity: Mapping[str, str]) -> str:
+    """A database identity in words, e.g. "PostgreSQL database 'shop' of cluster 7291..."."""
+    name = identity.get("database", "")
+    vendor = identity.get("vendor")
+    if vendor == "sqlite":
+        return f"the SQLite file {name}"
+    if vendor == "postgresql":
+        server = identity.get("system_identifier")
+        return f"PostgreSQL database {name!r}" + (f" of cluster {server}" if server else "")
+    if vendor == "mysql":
+        server = identity.get("server_uid")
+        return f"MySQL/MariaDB schema {name!r}" + (f" on server {server}" if server else "")
+    return ", ".join(f"{key} {value}" for key, value in sorted(identity.items()))
+
+
+def same_database(recorded: Mapping[str, str], current: Mapping[str, str]) -> bool:
+    """Whether two identities are one database: same vendor and database, and every server id that
+    both know is the same (a PostgreSQL role that may not read the system identifier records none)."""
+    if not recorded.get("database"):
+        return False
+    for key in ("vendor", "database"):
+        if recorded.get(key) != current.get(key):
+            return False
+    known_to_both = [key for key in {*recorded, *current} if recorded.get(key) and current.get(key)]
+    return all(recorded[key] == current[key] for key in known_to_both)
 
 
 @contextlib.contextmanager
@@ -254,7 +339,16 @@ def take_backup(
     from django.core.management import call_command
 
     backend = storage()
-    _sync_dbbackup_settings()
+    _prepare_dbbackup()
+    try:
+        identity = identity_of(database)
+    except Exception as exc:
+        raise BackupError(
+            redact(
+                f"the backup of database {database!r} was not taken: its identity (server and database) could "
+                f"not be read: {type(exc).__name__}: {exc}; check that the database is reachable"
+            )
+        ) from exc
     name = backup_name(database, release, compressed=compress, encrypted=encrypt)
     created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     old_umask = os.umask(0o077)
@@ -275,8 +369,11 @@ def take_backup(
             raise
         cause = _original_error(exc)
         raise BackupError(
-            f"the backup of database {database!r} into {storage_description(backend)} failed: "
-            f"{type(cause).__name__}: {cause}; fix the storage (space, permissions) or the dump client and run again"
+            redact(
+                f"the backup of database {database!r} into {storage_description(backend)} failed: "
+                f"{type(cause).__name__}: {cause}; fix the storage (space, permissions) or the dump client and "
+                "run again"
+            )
         ) from exc
     finally:
         os.umask(old_umask)
@@ -295,6 +392,7 @@ def take_backup(
             state=dict(state),
             release=release,
             database=database,
+            identity=identity,
         )
         _write_metadata(backend, info)
     except OSError as exc:
@@ -340,15 +438,38 @@ def _write_metadata(backend: Storage, info: BackupInfo) -> None:
 
 
 def read_metadata(name: str) -> dict[str, Any]:
-    """Our part of a backup's ``.metadata`` file (empty when there is none)."""
-    backend = storage()
+    """Our part of a backup's ``.metadata`` file: ``{}`` when the backup has no metadata file (taken
+    before django-dbbackup 5.1 wrote one) or the file has no django-cicd part (taken by dbbackup
+    alone). Raises :class:`UnreadableMetadata` when the file exists but cannot be read, is not valid
+    JSON, or its django-cicd part is not an object: what it records cannot be checked."""
+    value = _metadata(storage(), name)
+    return {} if value is None else value
+
+
+def _metadata(backend: Storage, name: str) -> dict[str, Any] | None:
+    """Our part of the metadata file; None when there is no metadata file at all."""
+    metadata_name = f"{name}.metadata"
+
+    def unreadable(problem: str) -> UnreadableMetadata:
+        return UnreadableMetadata(f"the metadata file {metadata_name} {problem}", problem)
+
     try:
-        with backend.open(f"{name}.metadata", "rb") as handle:
-            data = json.loads(handle.read() or b"{}")
-    except (OSError, ValueError):
-        return {}
-    value = data.get("django_cicd", {}) if isinstance(data, dict) else {}
-    return value if isinstance(value, dict) else {}
+        if not backend.exists(metadata_name):
+            return None
+        with backend.open(metadata_name, "rb") as handle:
+            content = handle.read()
+    except OSError as exc:
+        raise unreadable(f"cannot be read ({exc})") from exc
+    try:
+        data = json.loads(content)
+    except ValueError as exc:
+        raise unreadable(f"is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise unreadable("is not a JSON object")
+    value = data.get("django_cicd", {})
+    if not isinstance(value, dict):
+        raise unreadable("is not usable: its 'django_cicd' part is not a JSON object")
+    return value
 
 
 def verify_backup(info: BackupInfo) -> None:
@@ -367,18 +488,34 @@ def verify_backup(info: BackupInfo) -> None:
 
 
 def restore_backup(
-    name: str, database: str, *, expected_sha256: str, compressed: bool | None = None, encrypted: bool | None = None
-) -> None:
-    """Restore backup ``name`` into ``database`` through django-dbbackup, after checking its sha256.
+    name: str,
+    database: str,
+    *,
+    expected_sha256: str,
+    compressed: bool | None = None,
+    encrypted: bool | None = None,
+    allow_other_database: bool = False,
+) -> list[str]:
+    """Restore backup ``name`` into ``database`` through django-dbbackup, after checking it; return
+    notes for the report (what could not be checked, what was allowed).
 
-    Refuses (BackupError) when the file's sha256 is not ``expected_sha256``: a backup that changed
-    since it was taken is not restored over a database. Compression and encryption are read from
-    the name (``.gz``, ``.gpg``) unless given, because dbrestore does not infer them.
+    Refuses, before anything changes:
+
+    - (:class:`BackupError`) when the file's sha256 is not ``expected_sha256``: a backup that changed
+      since it was taken is not restored over a database;
+    - (:class:`UnreadableMetadata`) when its ``.metadata`` file exists but cannot be read: what it
+      records cannot be checked. A backup without a metadata file is restored, with a note;
+    - (:class:`OtherDatabaseBackup`) when it was taken of another database than ``database`` (its
+      recorded identity differs), unless ``allow_other_database`` (rollback_release's
+      ``--restore-into-other-database``): a clone, or the same database moved to a new server.
+
+    Compression and encryption are read from the name (``.gz``, ``.gpg``) unless given, because
+    dbrestore does not infer them.
     """
     from django.core.management import call_command
 
     backend = storage()
-    _sync_dbbackup_settings()
+    _prepare_dbbackup()
     try:
         sha256, _size = _sha256_of(backend, name)
     except OSError as exc:
@@ -388,6 +525,7 @@ def restore_backup(
             f"refusing to restore {name}: its sha256 is {sha256[:12]}..., the ledger recorded "
             f"{expected_sha256[:12]}...; the file changed since it was taken"
         )
+    notes = _check_source(backend, name, database, allow_other_database=allow_other_database)
     if compressed is None:
         compressed = ".gz" in name.rsplit("/", 1)[-1].split(".", 1)[-1]
     if encrypted is None:
@@ -410,7 +548,53 @@ def restore_backup(
             raise
         cause = _original_error(exc)
         raise BackupError(
-            f"restoring {name} into database {database!r} failed: {type(cause).__name__}: {cause}"
+            redact(f"restoring {name} into database {database!r} failed: {type(cause).__name__}: {cause}")
         ) from exc
     finally:
         connections[database].close()
+    return notes
+
+
+def _check_source(backend: Storage, name: str, database: str, *, allow_other_database: bool) -> list[str]:
+    """Refuse a backup whose metadata cannot be read, or that was taken of another database (unless
+    allowed); return what could not be checked."""
+    try:
+        metadata = _metadata(backend, name)
+    except UnreadableMetadata as exc:
+        raise UnreadableMetadata(
+            f"refusing to restore {name}: its metadata file {exc.problem}, so the database and migration "
+            "state it records cannot be checked; restore it by hand (manage.py dbrestore) if you know what "
+            "it holds",
+            exc.problem,
+        ) from exc
+    unchecked = f"so it could not be checked that it is a backup of database {database!r}"
+    if metadata is None:
+        return [f"the backup {name} has no metadata file (taken before django-cicd recorded one), {unchecked}"]
+    recorded = metadata.get("identity")
+    if not isinstance(recorded, dict) or not recorded:
+        return [
+            f"the backup {name} does not record which database it was taken of (taken before django-cicd "
+            f"recorded it), {unchecked}"
+        ]
+    try:
+        current = identity_of(database)
+    except Exception as exc:
+        raise BackupError(
+            redact(
+                f"refusing to restore {name} into database {database!r}: the identity of that database could "
+                f"not be read to compare it with the backup's: {type(exc).__name__}: {exc}"
+            )
+        ) from exc
+    if same_database(recorded, current):
+        return []
+    if not allow_other_database:
+        raise OtherDatabaseBackup(
+            f"refusing to restore {name} into database {database!r}: it is a backup of "
+            f"{describe_identity(recorded)}, and {database!r} is {describe_identity(current)}; pass "
+            f"{ALLOW_OTHER_DATABASE_OPTION} (allow_other_database=True) to restore it there anyway, e.g. to copy "
+            "a database or to move it to a new server"
+        )
+    return [
+        f"the backup {name} of {describe_identity(recorded)} was restored into database {database!r} "
+        f"({describe_identity(current)}), as {ALLOW_OTHER_DATABASE_OPTION} allowed"
+    ]

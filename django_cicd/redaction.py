@@ -7,20 +7,23 @@ holds a secret, the Sentry DSN key), from environment variables whose names say 
 from ``CICD["SECRETS"]``, and from providers registered by other modules (the environment contract
 registers its secret variables).
 
-Reports are masked field by field before they are encoded (:func:`redact_value`), because encoding
-changes how a secret looks (JSON escapes, XML entities, GitHub's ``%25``). The encoded output is then
-masked again, including those encoded forms, as a backstop.
+Every form a secret takes once something has quoted or encoded it is masked too: shell-quoted (a
+command line in an error message), URL-encoded (a DSN), JSON- and repr-escaped, XML entities, GitHub's
+``%25``. Reports are masked field by field before they are encoded (:func:`redact_value`); the
+encoded output is then masked again, as a backstop.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import shlex
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
 from django.conf import settings
@@ -90,6 +93,10 @@ def _settings_secrets() -> Iterable[str]:
     for storage in (getattr(settings, "STORAGES", {}) or {}).values():
         if isinstance(storage, Mapping):
             yield from _named_values(storage.get("OPTIONS") or {})
+    # django-dbbackup's per-alias connector settings may carry PASSWORD / ADMIN_PASSWORD of their own.
+    for connector in (getattr(settings, "DBBACKUP_CONNECTORS", {}) or {}).values():
+        if isinstance(connector, Mapping):
+            yield from _named_values(connector)
     # Every upper-case setting whose name says it is a secret (STRIPE_API_KEY, SENTRY_DSN, ...).
     # EMAIL_* are read by _mail_secrets, without Django 6.1's deprecation warning.
     names = [name for name in dir(settings) if name.isupper() and not name.startswith("EMAIL_")]
@@ -148,12 +155,23 @@ def secret_values() -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
+_SHELL_SPECIAL = re.compile(r"([^A-Za-z0-9_./,:@%+=-])")
+
+
 def _encoded_forms(secret: str) -> set[str]:
-    """How a secret looks once a renderer has encoded it: JSON, XML, GitHub workflow commands."""
+    """How a secret looks once something has quoted or encoded it: a shell command line (``shlex.quote``,
+    backslash escapes), a URL (percent-encoding, ``+`` for spaces), JSON, Python's repr, XML, GitHub
+    workflow commands, Markdown tables."""
     forms = {
         secret,
+        shlex.quote(secret),
+        _SHELL_SPECIAL.sub(r"\\\1", secret),
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
         xml_escape(secret),
         xml_escape(secret, {'"': "&quot;", "'": "&apos;"}),
         xml_escape(secret, {'"': "&quot;", "'": "&#x27;"}),
@@ -164,10 +182,23 @@ def _encoded_forms(secret: str) -> set[str]:
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
+def _all_forms(secrets: Iterable[str]) -> list[str]:
+    """Every form of every secret, longest first (so a form containing another is masked whole)."""
+    return list(_forms_of(tuple(secrets)))
+
+
+@functools.lru_cache(maxsize=16)
+def _forms_of(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    # Cached: reports mask field by field, each with the same secrets.
+    return tuple(sorted({form for secret in secrets for form in _encoded_forms(secret)}, key=len, reverse=True))
+
+
 def redact(text: str, secrets: Iterable[str] | None = None) -> str:
-    """Return ``text`` with every secret value (and its encoded forms) replaced by ``********``."""
-    values = secret_values() if secrets is None else list(secrets)
-    forms = sorted({form for secret in values for form in _encoded_forms(secret)}, key=len, reverse=True)
+    """Return ``text`` with every secret value (and its quoted and encoded forms) replaced by ``********``."""
+    return _mask(text, _all_forms(secret_values() if secrets is None else secrets))
+
+
+def _mask(text: str, forms: list[str]) -> str:
     for form in forms:
         if form in text:
             text = text.replace(form, MASK)
@@ -175,15 +206,16 @@ def redact(text: str, secrets: Iterable[str] | None = None) -> str:
 
 
 def redact_value(value: Any, secrets: list[str] | None = None) -> Any:
-    """Mask secrets in every string inside ``value`` (str, list, tuple, dict), before any encoding."""
-    secrets = secret_values() if secrets is None else secrets
+    """Mask secrets (and their quoted and encoded forms) in every string inside ``value`` (str, list,
+    tuple, dict), before any encoding."""
+    return _redact_value(value, _all_forms(secret_values() if secrets is None else secrets))
+
+
+def _redact_value(value: Any, forms: list[str]) -> Any:
     if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, MASK)
-        return value
+        return _mask(value, forms)
     if isinstance(value, Mapping):
-        return {key: redact_value(item, secrets) for key, item in value.items()}
+        return {key: _redact_value(item, forms) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(redact_value(item, secrets) for item in value)
+        return type(value)(_redact_value(item, forms) for item in value)
     return value
