@@ -166,6 +166,7 @@ class MigrateJob(runs.Job):
             result.state_after = result.state_before
             if self.options.backup:
                 result.backup = run._backup(self)
+                run._stop_requested("during the backup, before anything changed")
             return False
         if not self.plan:
             result.status = "nothing_to_apply"

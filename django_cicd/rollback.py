@@ -395,7 +395,11 @@ def _check_restore(plan: RollbackPlan) -> None:
             "right before it with --to"
         )
         return
-    metadata = backups.read_metadata(release.backup_name)
+    try:
+        metadata = backups.read_metadata(release.backup_name)
+    except backups.BackupError as exc:
+        plan.refusals.append(f"{exc}; it is not restored")
+        return
     if metadata.get("state") is not None and normalised(metadata.get("state")) != normalised(plan.target_state):
         plan.refusals.append(
             f"the metadata of the backup {release.backup_name} records another migration state than release "

@@ -171,15 +171,29 @@ class SignalWatch:
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-    def __init__(self) -> None:
+    def __init__(self, command: str = "django-cicd") -> None:
+        self.command = command
         self.count = 0
         self.names: list[str] = []
         self._previous: dict[signal.Signals, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
+        import sys
+
         self.count += 1
-        self.names.append(signal.Signals(signum).name)
-        children.terminate([children.DUMP] if self.count == 1 else [children.DUMP, children.RESTORE])
+        name = signal.Signals(signum).name
+        self.names.append(name)
+        if self.count == 1:
+            ended = children.terminate([children.DUMP])
+            message = "stopping after the current statement; a second signal also ends a restore in progress"
+        else:
+            ended = children.terminate([children.DUMP, children.RESTORE])
+            message = "stopping after the current statement and ending any restore in progress"
+        if ended:
+            message += f" (ended client process {', '.join(map(str, ended))})"
+        # Said at once, on stderr: whoever stops a deploy sees that it was heard.
+        sys.stderr.write(f"{self.command}: {name} received: {message}\n")
+        sys.stderr.flush()
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[SignalWatch]:
@@ -430,6 +444,7 @@ class Run:
         because the run could not start; every other outcome is the returned result."""
         started = time.monotonic()
         self.job = job
+        self.signals.command = job.command
         self.options.check()
         self.connection = connect(self.alias)
         self.vendor = vendors.adapter(self.connection)
@@ -509,7 +524,7 @@ class Run:
             return
         if self.options.backup and self._wants_backup():
             self.result.backup = self._backup(job)
-            if self._stop_requested("after the backup, before anything changed"):
+            if self._stop_requested("during or right after the backup, before anything changed"):
                 return
         elif not self.options.backup:
             self.result.note(f"no backup taken (--no-backup): a failed {job.command} can only be undone by reversing")
@@ -548,7 +563,7 @@ class Run:
         return bool(self.result.steps) or bool(getattr(self.job, "changes_without_steps", False))
 
     # -- backup --------------------------------------------------------------------------------------------
-    def _backup(self, job: Job) -> backups.BackupInfo:
+    def _backup(self, job: Job) -> backups.BackupInfo | None:
         try:
             backups.storage()
             info = backups.take_backup(
@@ -561,9 +576,7 @@ class Run:
             backups.verify_backup(info)
         except (backups.BackupError, backups.BackupNotReady) as exc:
             if self.signals.count:
-                raise CouldNotRun(
-                    f"stopped by {self.signals.describe()} during the backup; nothing was changed ({exc})"
-                ) from exc
+                return None  # the signal ended the dump client: the caller reports the stop
             raise CouldNotRun(f"{exc}; nothing was changed") from exc
         if self.options.verify_restore:
             from django_cicd import rehearsal
@@ -800,7 +813,8 @@ class Run:
     def restore(self, name: str, expected_sha256: str, **kwargs: Any) -> None:
         """Restore backup ``name`` over the database (only when a job or an option asked for it)."""
         self.check_lock()
-        backups.restore_backup(name, self.alias, expected_sha256=expected_sha256, **kwargs)
+        for note in backups.restore_backup(name, self.alias, expected_sha256=expected_sha256, **kwargs):
+            self.result.note(note)
         self.connection.close()
 
     # -- failure and recovery --------------------------------------------------------------------------------

@@ -485,3 +485,110 @@ def test_concurrent_migrators_apply_once_with_one_backup(replicas):
         assert Release.objects.count() == 1 and Release.objects.get().status == Release.Status.SUCCEEDED
         new = [name for name in set(storage.listdir("")[1]) - existing if not name.endswith(".metadata")]
         assert len(new) == 1
+
+
+# --- dump and restore clients under signals (a wrapper on PATH stands in for a large database) --------
+
+SLOW_CLIENT = """#!/bin/sh
+# Stands in for a dump or restore of a large database: says who it is, then takes its time.
+echo $$ > "{pid_file}"
+exec sleep 600
+"""
+
+
+def _slow_client(tmp_path, program):
+    directory = tmp_path / "bin"
+    directory.mkdir(exist_ok=True)
+    pid_file = tmp_path / f"{program}.pid"
+    script = directory / program
+    script.write_text(SLOW_CLIENT.format(pid_file=pid_file))
+    script.chmod(0o755)
+    return {"PATH": f"{directory}:{os.environ['PATH']}"}, pid_file
+
+
+def _wait_for_line(process, text, timeout=120):
+    """Read the process's stderr up to the line containing ``text`` (the run says it heard a signal)."""
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return seen
+    pytest.fail(f"{text!r} never appeared on stderr: {''.join(seen)}")
+
+
+def _gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.skipif("connections['default'].vendor == 'sqlite'")  # SQLite is copied in-process: no client
+def test_sigterm_during_the_backup_ends_the_dump_client_and_changes_nothing(tmp_path):
+    program = "pg_dump" if _vendor() == "postgresql" else "mysqldump"
+    env, pid_file = _slow_client(tmp_path, program)
+    with scenario("catalog_next"):
+        before = snapshot()
+        process = run_manage(
+            "safe_migrate", "--release", "dump", "--format", "json", env={**env, "CICD_TEST_CATALOG": "catalog_next"}
+        )
+        _wait_for(pid_file, process)
+        pid = int(pid_file.read_text())
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 1, stderr
+        assert "safe_migrate: SIGTERM received: stopping after the current statement" in stderr
+        assert f"(ended client process {pid})" in stderr
+        document = _json(stdout)
+        assert document["status"] == "stopped" and document["stopped_by"] == "SIGTERM"
+        assert "nothing was changed" in document["summary"]
+        assert _gone(pid)
+        assert snapshot() == before
+        assert not Release.objects.filter(name="dump").exists()
+
+
+@pytest.mark.skipif("connections['default'].vendor == 'sqlite'")  # SQLite is restored in-process: no client
+def test_sigterm_twice_ends_the_restore_client_and_the_ledger_says_where_the_database_is(tmp_path):
+    """The first SIGTERM lets a restore in progress finish (stopping it halfway leaves a half-restored
+    database); the second ends it. No client outlives the command; the ledger row is failed."""
+    program = "pg_restore" if _vendor() == "postgresql" else "mysql"
+    assert run_command("safe_migrate", "--release", "r1")[2] == 0  # catalog at 0005: nothing to apply
+    with scenario("catalog_next"):
+        env = {"CICD_TEST_CATALOG": "catalog_next"}
+        deploy = run_manage("safe_migrate", "--release", "r2", env=env)
+        assert _finish(deploy)[0] == 0
+        slow, pid_file = _slow_client(tmp_path, program)
+        process = run_manage(
+            "rollback_release", "--restore-backup", "--noinput", "--to", "r1", "--format", "json", env={**env, **slow}
+        )
+        _wait_for(pid_file, process)
+        pid = int(pid_file.read_text())
+        process.send_signal(signal.SIGTERM)
+        _wait_for_line(process, "rollback_release: SIGTERM received: stopping after the current statement; a second")
+        assert not _gone(pid)  # the first signal leaves the restore running
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 1, stderr
+        assert f"ending any restore in progress (ended client process {pid})" in stderr
+        assert _gone(pid)
+        document = _json(stdout)
+        assert document["status"] == "failed"
+        assert document["stopped_by"] == "SIGTERM then SIGTERM"
+        where = next(n for n in document["notes"] if n.startswith("where the database is"))
+        assert "manage.py dbrestore --database default --input-filename " in where
+        row = Release.objects.get(kind=Release.Kind.ROLLBACK)
+        assert row.status == Release.Status.FAILED and row.finished_at is not None
+        # The one command the report gives brings the database back to where the rollback started.
+        command = where.split("manage.py ", 1)[1].split(" (sha256")[0].split()
+        assert command[0] == "dbrestore"
+        from django_cicd import backups
+
+        with backups.dbbackup_leaks_files():  # dbbackup's own unclosed files, as in backups.py
+            _out, err, code = run_command(*command)
+        assert code == 0, err
+        assert {"catalog_review"} <= _relations() and "stock" in _columns("catalog_product")
