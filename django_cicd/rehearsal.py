@@ -558,14 +558,16 @@ def rehearse(
                     with guarding(alias, target, identity) as guard:
                         try:
                             _rehearse_on(connections[alias], report, progress)
+                        except TargetTouched:
+                            pass  # refused outside a migration (reading the copy's state): the guard noted it
                         finally:
                             report.target_connections = guard.touched
         except locking.LockNotAcquired as exc:
             raise RehearsalError(str(exc)) from exc
         except KeyboardInterrupt as exc:
             report.interrupted = str(exc) or "a signal"
-            done = {p.name for p in report.phases}
-            report.phases.extend(Phase(name, skipped=True) for name in PHASES if name not in done)
+    done = {p.name for p in report.phases}
+    report.phases.extend(Phase(name, skipped=True) for name in PHASES if name not in done)
     return report
 
 
