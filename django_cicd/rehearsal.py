@@ -84,7 +84,9 @@ def aliases_on(alias: str) -> tuple[list[str], list[str]]:
     mirrors = [
         other
         for other, settings_dict in connections.settings.items()
-        if other not in same and (settings_dict.get("TEST") or {}).get("MIRROR") in same
+        if other not in same
+        and (settings_dict.get("TEST") or {}).get("MIRROR") in same
+        and connections[other].vendor == adapter.name
     ]
     return same, mirrors
 
