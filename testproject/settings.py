@@ -127,6 +127,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": E.DATABASE_URL}
+POSTGRESQL_ENGINES = {"django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"}
+if DATABASES["default"]["ENGINE"] in POSTGRESQL_ENGINES:
+    # As most PostgreSQL projects have it: its connection_created receiver runs on every connection.
+    INSTALLED_APPS.append("django.contrib.postgres")
 CACHES = {"default": E.CACHE_URL}
 
 STATIC_URL = "static/"

@@ -8,7 +8,7 @@ import os
 import pytest
 from django.db import connections
 
-from django_cicd import rehearsal
+from django_cicd import rehearsal, vendors
 from tests.scenarios.migrate.helpers import scenario, snapshot
 from tests.utils import run_command
 
@@ -65,14 +65,10 @@ def test_rehearsal_reports_the_failing_migration():
 
 
 def test_leftovers_of_a_killed_rehearsal_are_dropped():
-    connection = connections["default"]
-    leftover = rehearsal.scratch_name("default").rsplit("_", 1)[0] + "_999999"
-    if connection.vendor == "sqlite":
-        leftover = f"{connection.settings_dict['NAME']}.cicd-scratch-999999.sqlite3"
-        open(leftover, "wb").close()
-    else:
-        with rehearsal._maintenance_cursor("default") as cursor:
-            cursor.execute(f"CREATE DATABASE {connection.ops.quote_name(leftover)}")
+    adapter = vendors.adapter_for("default")
+    leftover = adapter.scratch_name(connections["default"], "999999")
+    adapter.create_scratch("default", leftover, template=False)
+    assert leftover in adapter.list_scratch("default")
     report = rehearsal.rehearse("default", lock_wait=5)
     assert leftover in report.leftovers_dropped
     assert _scratch_names() == []

@@ -388,6 +388,11 @@ class Vendor:
     def list_scratch(self, alias: str) -> list[str]:
         raise NotImplementedError  # pragma: no cover (abstract)
 
+    def disconnect(self, connection: BaseDatabaseWrapper) -> None:
+        """Close ``connection`` and forget what the backend keeps per alias about the database it reached,
+        before the alias is pointed at another database (a rehearsal's repointing) and after."""
+        connection.close()
+
     def same_database(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
         """Whether two settings dicts reach the same database (for a rehearsal's repointing)."""
         return (

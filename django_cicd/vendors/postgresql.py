@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import sys
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -280,6 +281,20 @@ class PostgreSQL(Vendor):
             except DatabaseError:  # a role without EXECUTE on pg_control_system()
                 system = ""
         return {"vendor": "postgresql", "system_identifier": system, "database": database}
+
+    def disconnect(self, connection: BaseDatabaseWrapper) -> None:
+        # A pooled alias keeps its sessions (and the pool keeps the connection parameters it was made
+        # with); contrib.postgres and PostGIS cache type OIDs per alias, and a restored copy has others.
+        connection.close()
+        if (connection.settings_dict.get("OPTIONS") or {}).get("pool"):
+            connection.close_pool()  # type: ignore[attr-defined]
+        if "django.contrib.postgres.signals" in sys.modules:
+            from django.contrib.postgres import signals
+
+            for cached in (signals.get_hstore_oids, signals.get_citext_oids):
+                cast(Any, cached).cache_clear()  # functools.lru_cache
+        for registry in getattr(type(connection), "_type_infos", {}).values():  # PostGIS
+            registry.pop(connection.alias, None)
 
     # -- scratch databases ----------------------------------------------------------------------------
     @contextlib.contextmanager
