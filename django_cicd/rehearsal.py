@@ -37,7 +37,7 @@ from django.db.backends.signals import connection_created
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
 
-from django_cicd import backups, locking, planning, vendors
+from django_cicd import backups, children, locking, planning, vendors
 from django_cicd.conf import cicd_settings
 from django_cicd.redaction import redact
 
@@ -568,6 +568,8 @@ def rehearse(
             raise RehearsalError(str(exc)) from exc
         except KeyboardInterrupt as exc:
             report.interrupted = str(exc) or "a signal"
+        finally:
+            children.reap()  # a dump or restore client making the copy must not outlive the rehearsal
     done = {p.name for p in report.phases}
     report.phases.extend(Phase(name, skipped=True) for name in PHASES if name not in done)
     return report

@@ -937,8 +937,10 @@ class Run:
             diff = failure.catalog_before_step.diff(self.vendor.catalog(self.connection))
             if diff.added:
                 statements = self.vendor.drop_objects(self.connection, self.vendor.catalog(self.connection), diff.added)
+                tables = {o.name for o in diff.added if o.kind == "table"}
+                named = [o for o in diff.added if o.kind == "table" or o.table not in tables]
                 self.result.note(
-                    f"dropped what {step.label} created before it failed: {', '.join(o.label for o in diff.added)}"
+                    f"dropped what {step.label} created before it failed: {', '.join(o.label for o in named)}"
                 )
                 changed = changed or bool(statements)
         diff = failure.catalog_before_step.diff(self.vendor.catalog(self.connection))

@@ -24,8 +24,9 @@ def backup_line(result: RunResult) -> list[str]:
 
 
 def outcome_lines(result: RunResult, notes: Iterable[str] = ()) -> list[str]:
-    """After the steps: what recovery did, where the database is, the error, the notes, the ledger row."""
-    lines = [step_line(step) for step in result.recovery_steps]
+    """After the steps: what recovery did, where the database is, the error, the notes, the ledger row.
+    (The migrations recovery ran are the steps marked ``undone``; JSON lists them as recovery_steps.)"""
+    lines = []
     if result.recovery:
         lines.append(f"  recovery {result.recovery}")
     if result.state_after is not None:

@@ -7,6 +7,8 @@ from tests.settings import *  # noqa: F403
 from tests.settings import STORAGES
 
 if os.environ.get("CICD_TEST_CATALOG"):
-    MIGRATION_MODULES = {"catalog": f"tests.scenarios.migrate.{os.environ['CICD_TEST_CATALOG']}"}
+    # A package of tests.scenarios.migrate by its name, or any package by its dotted path.
+    _catalog = os.environ["CICD_TEST_CATALOG"]
+    MIGRATION_MODULES = {"catalog": _catalog if "." in _catalog else f"tests.scenarios.migrate.{_catalog}"}
 if os.environ.get("CICD_TEST_STORAGE"):
     STORAGES = {**STORAGES, "dbbackup": {**STORAGES["dbbackup"], "BACKEND": os.environ["CICD_TEST_STORAGE"]}}
