@@ -249,17 +249,9 @@ def identity_of(database: str) -> dict[str, str]:
 
 def describe_identity(identity: Mapping[str, str]) -> str:
     """A database identity in words, e.g. "PostgreSQL database 'shop' of cluster 7291..."."""
-    name = identity.get("database", "")
-    vendor = identity.get("vendor")
-    if vendor == "sqlite":
-        return f"the SQLite file {name}"
-    if vendor == "postgresql":
-        server = identity.get("system_identifier")
-        return f"PostgreSQL database {name!r}" + (f" of cluster {server}" if server else "")
-    if vendor == "mysql":
-        server = identity.get("server_uid")
-        return f"MySQL/MariaDB schema {name!r}" + (f" on server {server}" if server else "")
-    return ", ".join(f"{key} {value}" for key, value in sorted(identity.items()))
+    from django_cicd import vendors
+
+    return vendors.describe_identity(identity)
 
 
 def same_database(recorded: Mapping[str, str], current: Mapping[str, str]) -> bool:

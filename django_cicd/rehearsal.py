@@ -79,16 +79,23 @@ def aliases_on(alias: str) -> tuple[list[str], list[str]]:
     for other, settings_dict in connections.settings.items():
         if other == alias or not adapter.same_database(settings_dict, target):
             continue
-        if connections[other].vendor == adapter.name:
+        if _adapter_of(other) is adapter:
             same.append(other)
     mirrors = [
         other
         for other, settings_dict in connections.settings.items()
         if other not in same
         and (settings_dict.get("TEST") or {}).get("MIRROR") in same
-        and connections[other].vendor == adapter.name
+        and _adapter_of(other) is adapter
     ]
     return same, mirrors
+
+
+def _adapter_of(alias: str) -> vendors.Vendor | None:
+    try:
+        return vendors.adapter_for(alias)
+    except vendors.UnsupportedVendor:
+        return None
 
 
 def _settings_dicts(alias: str) -> list[dict[str, Any]]:
@@ -160,7 +167,10 @@ class TargetGuard:
         self.touched: list[dict[str, str]] = []
 
     def __call__(self, sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-        if connection.vendor != self.adapter.name:
+        try:
+            if vendors.adapter(connection) is not self.adapter:
+                return
+        except vendors.UnsupportedVendor:
             return
         how = ""
         if self.adapter.same_database(connection.settings_dict, self.target):

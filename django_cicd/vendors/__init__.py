@@ -6,6 +6,8 @@ for a Django connection: PostgreSQL (PostGIS included), MySQL/MariaDB, SQLite.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -40,6 +42,7 @@ __all__ = [
     "adapter",
     "adapter_for",
     "describe_holder",
+    "describe_identity",
     "side_connection",
 ]
 
@@ -62,3 +65,11 @@ def adapter(connection: BaseDatabaseWrapper) -> Vendor:
 
 def adapter_for(alias: str) -> Vendor:
     return adapter(connections[alias])
+
+
+def describe_identity(identity: Mapping[str, str]) -> str:
+    """A database identity (``Vendor.identity()``) in words, by the adapter that made it."""
+    made_by = _ADAPTERS.get(identity.get("vendor", ""))
+    if made_by is not None:
+        return made_by.describe_identity(identity)
+    return ", ".join(f"{key} {value}" for key, value in sorted(identity.items()))

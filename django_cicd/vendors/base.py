@@ -370,6 +370,10 @@ class Vendor:
         """What tells this database apart from every other one (for backups): server and database."""
         raise NotImplementedError  # pragma: no cover (abstract)
 
+    def describe_identity(self, identity: Mapping[str, str]) -> str:
+        """:meth:`identity`'s result in words."""
+        raise NotImplementedError  # pragma: no cover (abstract)
+
     # -- scratch databases (rehearsal, --verify-restore) ---------------------------------------------
     def scratch_name(self, connection: BaseDatabaseWrapper, token: str) -> str:
         return f"{str(connection.settings_dict['NAME'])[:40]}{SCRATCH_MARK}{token}"

@@ -245,6 +245,10 @@ class MySQL(Vendor):
         info = connection.mysql_server_info  # type: ignore[attr-defined]
         return f"{'MariaDB' if self._is_mariadb(connection) else 'MySQL'} {info.split('-')[0]}"
 
+    def describe_identity(self, identity: Mapping[str, str]) -> str:
+        server = identity.get("server_uid")
+        return f"MySQL/MariaDB schema {identity.get('database', '')!r}" + (f" on server {server}" if server else "")
+
     def identity(self, connection: BaseDatabaseWrapper) -> dict[str, str]:
         # MySQL has @@server_uuid; MariaDB has none, but @@server_uid (a hash made at start-up).
         variable = "@@server_uid" if self._is_mariadb(connection) else "@@server_uuid"

@@ -270,6 +270,10 @@ class PostgreSQL(Vendor):
         number = connection.pg_version  # type: ignore[attr-defined]
         return f"PostgreSQL {number // 10000}.{number % 10000}"
 
+    def describe_identity(self, identity: Mapping[str, str]) -> str:
+        server = identity.get("system_identifier")
+        return f"PostgreSQL database {identity.get('database', '')!r}" + (f" of cluster {server}" if server else "")
+
     def identity(self, connection: BaseDatabaseWrapper) -> dict[str, str]:
         with connection.cursor() as cursor:
             cursor.execute("SELECT current_database()")

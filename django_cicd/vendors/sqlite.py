@@ -163,6 +163,9 @@ class SQLite(Vendor):
     def server_description(self, connection: BaseDatabaseWrapper) -> str:
         return f"SQLite {sqlite3.sqlite_version}"
 
+    def describe_identity(self, identity: Mapping[str, str]) -> str:
+        return f"the SQLite file {identity.get('database', '')}"
+
     def identity(self, connection: BaseDatabaseWrapper) -> dict[str, str]:
         return {"vendor": "sqlite", "database": os.path.realpath(str(connection.settings_dict["NAME"]))}
 
