@@ -332,8 +332,8 @@ class RunResult:
     #: The signals that stopped the run, when one did ("SIGTERM", "SIGTERM then SIGINT").
     stopped_by: str | None = None
     lock_lost: str | None = None
-    #: Each lock verification's cost: (how many, total seconds).
-    lock_checks: tuple[int, float] = (0, 0.0)
+    #: The run's lock verifications: (how many, their total seconds, how many the heartbeat made).
+    lock_checks: tuple[int, float, int] = (0, 0.0, 0)
 
     OK_STATUSES: ClassVar[frozenset[str]] = frozenset()
 
@@ -368,7 +368,11 @@ class RunResult:
             "stopped_by": self.stopped_by,
             "lock_lost": self.lock_lost,
             "seconds": round(self.seconds, 4),
-            "lock_checks": {"count": self.lock_checks[0], "seconds": round(self.lock_checks[1], 6)},
+            "lock_checks": {
+                "count": self.lock_checks[0],
+                "seconds": round(self.lock_checks[1], 6),
+                "heartbeats": self.lock_checks[2],
+            },
         }
 
 
@@ -479,7 +483,7 @@ class Run:
                 self.result.note(f"ended {len(ended)} dump/restore client process(es) still running: {ended}")
             self.result.seconds = time.monotonic() - started
             if self.lock is not None:
-                self.result.lock_checks = (self.lock.checks, self.lock.check_seconds)
+                self.result.lock_checks = (self.lock.checks, self.lock.check_seconds, self.lock.heartbeats)
             code = ExitCode.COULD_NOT_RUN if isinstance(error, CouldNotRun) else self.result.exit_code
             if error is not None and not isinstance(error, CouldNotRun):
                 code = ExitCode.NO
@@ -624,7 +628,7 @@ class Run:
                 or "django_migrations" in head
                 or now - self._last_verify > GUARD_INTERVAL
             ):
-                if not lock.verify():
+                if not lock.verify(thorough=False):
                     self._tripped = True
                     raise LockLost(lock.lost)
                 self._last_verify = now

@@ -105,6 +105,12 @@ class PostgreSQLLock(HeldLock):
             cursor.execute(_HOLDS, list(_key_parts(self.key)))
             return bool(cursor.fetchone()[0])
 
+    def _same_session(self) -> bool:
+        # A proxy that reconnected the lock's client behind our back would give another backend.
+        with self._raw.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return bool(cursor.fetchone()[0] == self._backend_pid)
+
     def session(self) -> dict[str, Any]:
         return {"backend_pid": self._backend_pid}
 
