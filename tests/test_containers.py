@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from django_cicd import containers
 from tests.utils import run_command
@@ -41,9 +42,12 @@ def dead_engine(request, tmp_path, monkeypatch):
 
 @pytest.fixture
 def no_socket_left():
-    """The test opens no socket that outlives it (a leaked one also fails as an unraisable ResourceWarning)."""
+    """The test opens no socket that outlives it (a leaked one also fails as an unraisable ResourceWarning).
+    Django's database connections (sockets on PostgreSQL and MariaDB) are closed before each count."""
+    connections.close_all()
     before = _open_sockets()
     yield
+    connections.close_all()
     assert _open_sockets() - before == set()
 
 
