@@ -1,7 +1,9 @@
 """The one place that talks to the Docker SDK: image digests, re-tags, Swarm services.
 
-The SDK is an optional dependency (``pip install 'django-cicd[docker]'``), imported on first use, and
-the client is created lazily: importing this module never needs an engine.
+The SDK is an optional dependency (``pip install 'django-cicd[docker]'``), imported on first use. A
+client is made only inside :func:`docker_client`'s block, once the engine's socket has answered, and
+closed when the block ends: importing this module never needs an engine, and no call leaves a socket
+open when none answers.
 
 Images are pinned by content, never by a tag that may have moved:
 
@@ -18,7 +20,9 @@ what the ledger recorded back into a reference Docker accepts.
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,16 +36,60 @@ class ContainerError(Exception):
     """The engine, an image or a service is not as needed; one sentence saying what to do."""
 
 
-def client() -> Any:
-    """A Docker SDK client from the environment (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)."""
+#: Seconds the engine has to answer one request (and to accept the connection).
+TIMEOUT = 60
+_WHERE_TO_RUN = (
+    "run where the engine's socket is mounted (-v /var/run/docker.sock:/var/run/docker.sock) or set DOCKER_HOST"
+)
+
+
+@contextlib.contextmanager
+def docker_client() -> Iterator[Any]:
+    """A Docker SDK client for the engine the environment names (DOCKER_HOST, DOCKER_TLS_VERIFY,
+    DOCKER_CERT_PATH), made when the block is entered and closed when it ends, however it ends.
+
+    Raises ContainerError, without making a client, when the engine's socket does not answer.
+    """
     docker = require("docker")
     try:
-        return docker.from_env(timeout=60)
+        socket_path = _unix_socket(docker)
     except docker.errors.DockerException as exc:
-        raise ContainerError(
-            f"cannot reach the Docker engine ({_first_line(exc)}); run where the engine's socket is mounted "
-            "(-v /var/run/docker.sock:/var/run/docker.sock) or set DOCKER_HOST"
-        ) from exc
+        raise ContainerError(f"cannot reach the Docker engine: {_first_line(exc)}; check DOCKER_HOST") from exc
+    if socket_path is not None:
+        _probe(socket_path)
+    try:
+        engine = docker.from_env(timeout=TIMEOUT)
+    except docker.errors.DockerException as exc:
+        raise ContainerError(f"cannot reach the Docker engine ({_first_line(exc)}); {_WHERE_TO_RUN}") from exc
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def _unix_socket(docker: Any) -> str | None:
+    """The path of the engine's Unix socket, as the SDK reads it from the environment; None for TCP/SSH."""
+    base_url = docker.utils.kwargs_from_env().get("base_url") or docker.constants.DEFAULT_UNIX_SOCKET
+    url = str(docker.utils.parse_host(base_url, docker.constants.IS_WINDOWS_PLATFORM))
+    return url[len("http+unix://") :] if url.startswith("http+unix://") else None
+
+
+def _probe(path: str) -> None:
+    """Connect to the engine's socket once, with a socket closed whatever happens.
+
+    The SDK's Unix transport does not close its socket when connect() fails (docker-py pull request
+    3356, open), so asking the SDK when no engine listens leaks one descriptor per attempt; asking here
+    first means the SDK is only used once the socket has answered.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(TIMEOUT)
+        try:
+            probe.connect(path)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ContainerError(
+                f"cannot reach the Docker engine at unix://{path} ({reason}); {_WHERE_TO_RUN}"
+            ) from exc
 
 
 def _first_line(exc: BaseException) -> str:
@@ -54,19 +102,18 @@ def check_engine(service: str | None = None) -> None:
     from django_cicd.extras import MissingExtra
 
     try:
-        engine = client()
+        docker = require("docker")
     except MissingExtra as exc:
         raise ContainerError(str(exc)) from exc
-    try:
-        engine.ping()
-        if service:
-            engine.services.get(service)
-    except Exception as exc:
-        if isinstance(exc, require("docker").errors.NotFound):
+    with docker_client() as engine:
+        try:
+            engine.ping()
+            if service:
+                engine.services.get(service)
+        except docker.errors.NotFound as exc:
             raise ContainerError(f"there is no Swarm service {service!r} on this engine (docker service ls)") from exc
-        raise ContainerError(f"the Docker engine does not answer: {_first_line(exc)}") from exc
-    finally:
-        engine.close()
+        except Exception as exc:
+            raise ContainerError(f"the Docker engine does not answer: {_first_line(exc)}") from exc
 
 
 def _repository(reference: str) -> str:
@@ -82,15 +129,13 @@ def resolve_image(reference: str) -> tuple[str, str]:
     """(repository, digest) of the local image ``reference``: its repository digest when it has one for
     that repository, else its image id. Raises ContainerError when the engine does not have it."""
     docker = require("docker")
-    engine = client()
-    try:
-        image = engine.images.get(reference)
-    except docker.errors.ImageNotFound as exc:
-        raise ContainerError(f"the Docker engine has no image {reference!r}; pull or build it first") from exc
-    except docker.errors.APIError as exc:
-        raise ContainerError(f"the Docker engine could not look up {reference!r}: {_first_line(exc)}") from exc
-    finally:
-        engine.close()
+    with docker_client() as engine:
+        try:
+            image = engine.images.get(reference)
+        except docker.errors.ImageNotFound as exc:
+            raise ContainerError(f"the Docker engine has no image {reference!r}; pull or build it first") from exc
+        except docker.errors.APIError as exc:
+            raise ContainerError(f"the Docker engine could not look up {reference!r}: {_first_line(exc)}") from exc
     return _pinned(image, reference)
 
 
@@ -163,25 +208,23 @@ def retag(repository: str, digest: str, target_repository: str, tag: str) -> Swi
     """Tag the recorded image as ``target_repository:tag`` (a plain Docker host restarts on that tag)."""
     docker = require("docker")
     started = time.monotonic()
-    engine = client()
-    try:
-        wanted = reference(repository, digest, engine)
+    with docker_client() as engine:
         try:
-            image = engine.images.get(wanted)
-        except docker.errors.ImageNotFound as exc:
-            raise ContainerError(
-                f"the image of the target release ({wanted}) is not on this engine; pull it first "
-                f"(docker pull {wanted})"
-            ) from exc
-        previous = ""
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            previous = str(engine.images.get(f"{target_repository}:{tag}").id)
-        if not image.tag(target_repository, tag):
-            raise ContainerError(f"the Docker engine refused to tag {wanted} as {target_repository}:{tag}")
-    except docker.errors.APIError as exc:
-        raise ContainerError(f"the Docker engine failed: {_first_line(exc)}") from exc
-    finally:
-        engine.close()
+            wanted = reference(repository, digest, engine)
+            try:
+                image = engine.images.get(wanted)
+            except docker.errors.ImageNotFound as exc:
+                raise ContainerError(
+                    f"the image of the target release ({wanted}) is not on this engine; pull it first "
+                    f"(docker pull {wanted})"
+                ) from exc
+            previous = ""
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                previous = str(engine.images.get(f"{target_repository}:{tag}").id)
+            if not image.tag(target_repository, tag):
+                raise ContainerError(f"the Docker engine refused to tag {wanted} as {target_repository}:{tag}")
+        except docker.errors.APIError as exc:
+            raise ContainerError(f"the Docker engine failed: {_first_line(exc)}") from exc
     return SwitchOutcome(
         "tag", f"{target_repository}:{tag}", wanted, previous, time.monotonic() - started, changed=previous != image.id
     )
@@ -197,28 +240,26 @@ def switch_service(name: str, repository: str, digest: str, *, timeout: float = 
     """
     docker = require("docker")
     started = time.monotonic()
-    engine = client()
-    try:
+    with docker_client() as engine:
         try:
-            service = engine.services.get(name)
-        except docker.errors.NotFound as exc:
-            raise ContainerError(f"there is no Swarm service {name!r} on this engine (docker service ls)") from exc
-        wanted = reference(repository, digest, engine)
-        task_template = dict(service.attrs["Spec"]["TaskTemplate"])
-        container_spec = dict(task_template["ContainerSpec"])
-        previous = str(container_spec.get("Image", ""))
-        if previous == wanted:
-            return SwitchOutcome(
-                "service", name, wanted, previous, time.monotonic() - started, _replicas(service), changed=False
-            )
-        container_spec["Image"] = wanted
-        task_template["ContainerSpec"] = container_spec
-        engine.api.update_service(service.id, service.version, task_template=task_template, fetch_current_spec=True)
-        replicas = _wait_converged(engine, name, wanted, started + timeout, timeout)
-    except docker.errors.APIError as exc:
-        raise ContainerError(f"the Docker engine refused to update service {name!r}: {_first_line(exc)}") from exc
-    finally:
-        engine.close()
+            try:
+                service = engine.services.get(name)
+            except docker.errors.NotFound as exc:
+                raise ContainerError(f"there is no Swarm service {name!r} on this engine (docker service ls)") from exc
+            wanted = reference(repository, digest, engine)
+            task_template = dict(service.attrs["Spec"]["TaskTemplate"])
+            container_spec = dict(task_template["ContainerSpec"])
+            previous = str(container_spec.get("Image", ""))
+            if previous == wanted:
+                return SwitchOutcome(
+                    "service", name, wanted, previous, time.monotonic() - started, _replicas(service), changed=False
+                )
+            container_spec["Image"] = wanted
+            task_template["ContainerSpec"] = container_spec
+            engine.api.update_service(service.id, service.version, task_template=task_template, fetch_current_spec=True)
+            replicas = _wait_converged(engine, name, wanted, started + timeout, timeout)
+        except docker.errors.APIError as exc:
+            raise ContainerError(f"the Docker engine refused to update service {name!r}: {_first_line(exc)}") from exc
     return SwitchOutcome("service", name, wanted, previous, time.monotonic() - started, replicas)
 
 

@@ -39,9 +39,17 @@ def require_docker() -> str:
     if binary is None:
         problem = "no docker client is installed"
     else:
-        info = subprocess.run([binary, "info"], capture_output=True, text=True, check=False, timeout=30)
-        if info.returncode != 0:
-            problem = f"the Docker engine does not answer ({info.stderr.strip()[:200]})"
+        # `docker version` names the engine it could not reach; Debian's `docker info` says only
+        # "errors pretty printing info".
+        version = subprocess.run(
+            [binary, "version", "--format", "{{.Server.Version}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+        if version.returncode != 0:
+            problem = f"the Docker engine does not answer ({version.stderr.strip()[:200]})"
     need(problem is None, f"{problem}; start it with: bash .ci/docker.sh")
     assert binary is not None
     return binary

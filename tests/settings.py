@@ -16,8 +16,12 @@ SECRET_KEY = "tests-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJK
 
 # Test databases are files for SQLite (not :memory:) so that subprocesses started by the tests
 # (manage.py runs, concurrent migrators) see the same database as the test itself.
-_run_dir = os.environ.get("DJANGO_CICD_TEST_DIR") or tempfile.mkdtemp(prefix="django-cicd-tests-")
+_inherited_dir = os.environ.get("DJANGO_CICD_TEST_DIR")
+_run_dir = _inherited_dir or tempfile.mkdtemp(prefix="django-cicd-tests-")
 os.environ["DJANGO_CICD_TEST_DIR"] = _run_dir  # subprocesses inherit it and find the same files
+# The directory this process made, removed when its pytest session ends (tests/conftest.py); None in a
+# subprocess that inherited it.
+TEST_DIR_MADE_HERE = None if _inherited_dir else _run_dir
 _default = copy.deepcopy(DATABASES["default"])
 _other = copy.deepcopy(DATABASES["default"])
 if _default["ENGINE"].endswith("sqlite3"):

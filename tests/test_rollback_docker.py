@@ -142,8 +142,7 @@ def test_a_missing_service_is_found_before_the_database_changes(docker, images):
 def test_resolve_and_reference(images):
     tag, image_id = images["r1"]
     assert containers.resolve_image(tag) == (tag, image_id)
-    engine = containers.client()
-    try:
+    with containers.docker_client() as engine:
         assert containers.reference(tag, image_id, engine) == image_id
         # Recorded by its tag only (safe_migrate ran without an engine): pinned at the switch.
         assert containers.reference(tag, "", engine) == image_id
@@ -151,7 +150,5 @@ def test_resolve_and_reference(images):
         assert containers.reference("registry.example.com:5000/shop:1", "sha256:" + "a" * 64, engine) == (
             "registry.example.com:5000/shop@sha256:" + "a" * 64
         )
-    finally:
-        engine.close()
     with pytest.raises(containers.ContainerError, match="the Docker engine has no image 'rollback-none:1'"):
         containers.resolve_image("rollback-none:1")

@@ -59,6 +59,7 @@ def test_applies_with_backup_ledger_and_image():
         assert row.state_before["catalog"] == "0005_remove_product_legacy_code"
 
 
+@pytest.mark.docker  # a tag is pinned to a digest by asking the engine (containers.pin)
 def test_image_from_the_environment_variable(monkeypatch, settings):
     settings.CICD = {"IMAGE_VARIABLE": "MY_IMAGE"}
     monkeypatch.setenv("MY_IMAGE", "registry.example.com/shop:1.4")
