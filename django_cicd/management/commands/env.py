@@ -223,3 +223,14 @@ class Command(CicdCommand):
                 f"`manage.py env --example --output {path}`."
             )
         self.stdout.write(self.style.SUCCESS(f"{path} matches the environment contract."))
+
+
+def run_without_settings(argv: list[str]) -> int:
+    """``manage.py env ...`` when the settings cannot load because the environment breaks their
+    contract (see :func:`django_cicd.env.report_contract_error`): the command reads the contract that
+    failed as it reads any other, so a person sees the table and exit 1, not a traceback."""
+    try:
+        Command().run_from_argv(argv)
+    except SystemExit as exc:  # run_from_argv's way to end with a CommandError's code
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
