@@ -2,7 +2,9 @@
 
 Django's ``manage.py`` turns settings that fail to import into a traceback and exit code 1, the code
 our commands use for "the answer is no". CI needs to tell "the build is bad" from "the job is
-misconfigured", so this entry point reports broken settings in one redacted line and exits 2.
+misconfigured", so this entry point reports broken settings in one redacted line and exits 2
+(an environment that breaks the settings' contract: its list of problems, as ``manage.py`` shows it
+since :func:`django_cicd.env.report_contract_error`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
 
         django.setup()
     except Exception as exc:  # noqa: BLE001 (whatever the settings raise, the job could not run)
+        from django_cicd.env import ContractError, report_contract_error
         from django_cicd.redaction import redact
+
+        if isinstance(exc, ContractError):
+            return report_contract_error(exc, ["django-cicd", *argv[1:]], "django-cicd")
 
         message = redact(str(exc))
         sys.stderr.write(f"django-cicd: the settings could not be loaded: {type(exc).__name__}: {message}\n")

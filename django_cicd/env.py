@@ -33,11 +33,14 @@ import json
 import math
 import os
 import re
+import sys
+import traceback
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlparse, urlsplit
 
@@ -64,6 +67,7 @@ __all__ = [
     "get_contract",
     "parse_example",
     "render_example",
+    "report_contract_error",
 ]
 
 DEFAULT_STAGES = ("development", "test", "staging", "production")
@@ -355,6 +359,7 @@ class Contract:
         else:
             _active.append(self)
         if reading.problems:
+            _report_on_the_command_line()
             raise ContractError(reading.error_message(), reading.problems)
         return reading.values()
 
@@ -652,6 +657,77 @@ def get_contract() -> Contract | None:
 def _contract_secrets() -> Iterable[str]:
     for contract in list(_contracts):
         yield from contract.secret_values()
+
+
+# -- a broken environment on the command line ----------------------------------------------------
+
+
+def report_contract_error(error: ContractError, argv: Sequence[str], prog_name: str) -> int:
+    """Present ``error``, raised while the settings of ``prog_name argv[1]`` loaded; return the exit code.
+
+    ``env`` runs anyway on the contract that failed (its table, exit 1: what the settings guide
+    shows); any other command could not run: the list of problems on stderr, exit 2 (a traceback
+    with ``--traceback``).
+    """
+    from django.conf import settings
+
+    if not settings.configured:
+        # Django's defaults stand in for the settings that failed, for the env command and redaction
+        # alike (which would otherwise import the failing settings module again).
+        settings.configure()
+    subcommand = argv[1] if len(argv) > 1 else "help"
+    if subcommand == "env":
+        from django_cicd.management.commands.env import run_without_settings
+
+        return run_without_settings([prog_name, *argv[1:]])
+    if "--traceback" in argv:
+        sys.stderr.write(redact("".join(traceback.format_exception(type(error), error, error.__traceback__))))
+    else:
+        sys.stderr.write(
+            redact(
+                f"{prog_name} {subcommand} could not run: the settings cannot be loaded in this environment "
+                f"({prog_name} env lists every variable).\n{error}\n"
+            )
+        )
+    return 2
+
+
+def _management_utility(tb: TracebackType | None) -> Any:
+    """The ``ManagementUtility`` (manage.py, django-admin) whose run ``tb`` went through, if any."""
+    from django.core.management import ManagementUtility
+
+    code = ManagementUtility.execute.__code__
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            utility = tb.tb_frame.f_locals.get("self")
+            if isinstance(utility, ManagementUtility):
+                return utility
+        tb = tb.tb_next
+    return None
+
+
+def _report_on_the_command_line() -> None:
+    """Make a ContractError that ends ``manage.py`` (or ``django-admin``) read as the list of problems.
+
+    The settings raise while Django loads them, before any command runs, so no command can catch
+    it: Django's ``manage.py`` would print a traceback and exit 1 ("the answer is no"). An exception
+    hook sees it at the very end instead, with the ``manage.py`` that was running; any other
+    exception, and this one in any other program, goes to the hook that was there before.
+    """
+    if getattr(sys.excepthook, "django_cicd_contract", False):
+        return
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        utility = _management_utility(tb) if isinstance(error, ContractError) else None
+        if utility is None:
+            previous(kind, error, tb)
+            return
+        assert isinstance(error, ContractError)
+        sys.exit(report_contract_error(error, utility.argv, utility.prog_name))
+
+    hook.django_cicd_contract = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
 
 
 # -- .env.example ----------------------------------------------------------------------------------

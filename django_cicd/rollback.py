@@ -367,8 +367,8 @@ def _check_reverse(
             plan.notes.append(f"--accept-data-loss: the reverse drops data in {listed}")
         else:
             plan.refusals.append(
-                f"the reverse plan drops data: {listed}; the backup taken before the rollback keeps it. Pass "
-                "--accept-data-loss to roll back anyway, or keep this release"
+                f"the reverse plan drops data: {listed}. Pass --accept-data-loss to roll back anyway (the backup "
+                "the rollback takes first keeps that data; not with --no-backup), or keep this release"
             )
 
 

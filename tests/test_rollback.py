@@ -177,9 +177,11 @@ def test_data_loss_is_counted_and_refused_without_the_flag():
     assert exit_code == 1
     assert document["status"] == "refused"
     assert document["refusals"] == [
-        'the reverse plan drops data: "catalog_product"."stock": 1 row(s); table "catalog_review": 2 row(s); the '
-        "backup taken before the rollback keeps it. Pass --accept-data-loss to roll back anyway, or keep this release"
+        'the reverse plan drops data: "catalog_product"."stock": 1 row(s); table "catalog_review": 2 row(s). Pass '
+        "--accept-data-loss to roll back anyway (the backup the rollback takes first keeps that data; not with "
+        "--no-backup), or keep this release"
     ]
+    assert document["backup"] is None  # refused before anything: no backup was taken
     assert stderr.startswith("CommandError: rollback_release REFUSED on database 'default': the reverse plan drops")
     assert snapshot() == before
     assert Release.objects.get(name="r3").status == "succeeded"

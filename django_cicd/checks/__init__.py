@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from django.db import connections
 
 from django_cicd.checks import waivers as waivers_module
-from django_cicd.checks.context import CheckContext
+from django_cicd.checks.context import REACHABLE_CHECK_ID, CheckContext
 from django_cicd.checks.registry import Check, CheckFunction, SkipCheck, load_project_checks, register, registry
 from django_cicd.conf import cicd_settings
 from django_cicd.redaction import redact
@@ -85,6 +85,14 @@ def run_checks(
     report = Report(command="predeploy", fail_level=level, environment=environment, databases=aliases)
     for check in checks:
         report.results.append(_run_one(check, context))
+    if (
+        context.silence(probe=False)
+        and REACHABLE_CHECK_ID in registry
+        and all(check.id != REACHABLE_CHECK_ID for check in checks)
+    ):
+        # A check skipped because a database does not answer passes nothing: the run must still say
+        # why, and fail, whatever --only/--skip selected.
+        report.results.append(_run_one(registry.get(REACHABLE_CHECK_ID), context))
     report.results.extend(extra_results)
     _apply_waivers(report, environment, today)
     for result in report.results:
@@ -110,6 +118,13 @@ def _run_one(check: Check, context: CheckContext) -> CheckResult:
         result.status = Status.SKIPPED
         result.skipped_reason = str(exc)
     except Exception as exc:  # noqa: BLE001 (a broken check must not hide the others' results)
+        silence = context.silence() if check.needs_database and context.use_database else None
+        if silence:
+            # The database does not answer: that is the cause, and cicd.database.reachable reports it.
+            result.status = Status.SKIPPED
+            result.skipped_reason = silence
+            result.duration = time.perf_counter() - started
+            return result
         result.status = Status.ERROR
         result.findings = [
             Finding(

@@ -6,10 +6,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 
 from django_cicd import planning
+
+#: The check that says why a database does not answer; the checks that need it are skipped meanwhile.
+REACHABLE_CHECK_ID = "cicd.database.reachable"
 
 
 @dataclass
@@ -20,6 +24,8 @@ class CheckContext:
     use_database: bool = True
     environment: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    #: The target aliases that did not answer a connection, once probed (see :meth:`silence`).
+    silent_databases: list[str] | None = field(default=None, init=False, repr=False)
 
     @cached_property
     def loader(self) -> MigrationLoader:
@@ -44,3 +50,27 @@ class CheckContext:
         if alias not in cache:
             cache[alias] = planning.plan_for_database(self.loader, alias, self.applied(alias))
         return cache[alias]
+
+    def silence(self, *, probe: bool = True) -> str | None:
+        """Why the checks that need the database cannot run here: the target databases that do not
+        answer a connection, probed once per run (without ``probe``, only what was found already);
+        None when every one answers.
+
+        Asked when a check that needs the database raised: the cause is then the database, which
+        ``cicd.database.reachable`` reports, not the check.
+        """
+        if self.silent_databases is None:
+            if not probe:
+                return None
+            self.silent_databases = []
+            for alias in self.databases:
+                try:
+                    connections[alias].ensure_connection()
+                except Exception:  # noqa: BLE001 (every driver raises its own error classes)
+                    self.silent_databases.append(alias)
+        silent = self.silent_databases
+        if not silent:
+            return None
+        names = ", ".join(repr(alias) for alias in silent)
+        subject = f"the database {names} does" if len(silent) == 1 else f"the databases {names} do"
+        return f"{subject} not answer; {REACHABLE_CHECK_ID} says why"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from argparse import ArgumentParser, ArgumentTypeError
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TextIO, cast
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from django_cicd.exit_codes import ExitCode
 from django_cicd.redaction import redact
@@ -113,6 +114,44 @@ def answer_is_no(message: str) -> CommandError:
     return CommandError(redact(message), returncode=ExitCode.NO)
 
 
+class _ReaderMayLeave(OutputWrapper):
+    """The process's stdout, whose reader may go away (``manage.py predeploy --list | head``).
+
+    The first write that finds the pipe closed points the file descriptor at /dev/null (what Python's
+    documentation advises, so that the interpreter's last flush finds nothing to complain about) and
+    the command goes on with its output dropped: it finishes what it was doing (a migration is not
+    cut short because the reader of its progress left) and exits with its own code.
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__(out)
+        self._stream = out
+
+    def write(  # type: ignore[override]  # OutputWrapper's own signature, as django-stubs has it
+        self, msg: str = "", style_func: Callable[[str], str] | None = None, ending: str | None = None
+    ) -> None:
+        try:
+            super().write(msg, style_func, ending)
+        except BrokenPipeError:
+            self._reader_left()
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except BrokenPipeError:
+            self._reader_left()
+
+    def _reader_left(self) -> None:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError):  # no file descriptor: nothing will be written there again anyway
+            pass
+
+
 class CicdCommand(BaseCommand):
     """Base class: writes output through redaction, to stdout or to ``--output``."""
 
@@ -150,6 +189,10 @@ class CicdCommand(BaseCommand):
         # Any message that leaves through CommandError is redacted here too, whatever raised it.
         # An unexpected exception (a bug, a driver error) would print a traceback that can hold
         # secrets and exit 1, which means "the answer is no": it becomes one masked line and exit 2.
+        # A closed stdout is not an error of ours (see _ReaderMayLeave); a stdout given by the caller
+        # (call_command(stdout=...)) is theirs.
+        if not options.get("stdout") and sys.stdout is not None and getattr(self.stdout, "_out", None) is sys.stdout:
+            self.stdout = _ReaderMayLeave(cast(TextIO, sys.stdout))
         try:
             return super().execute(*args, **options)
         except CommandError as exc:
@@ -162,6 +205,9 @@ class CicdCommand(BaseCommand):
             raise could_not_run(
                 f"{self._command_name()} could not run: {type(exc).__name__}: {exc} (run with --traceback for details)"
             ) from None
+        finally:
+            # Flushed here, where a reader gone away is still handled, not at the interpreter's exit.
+            self.stdout.flush()
 
     def _command_name(self) -> str:
         return type(self).__module__.rsplit(".", 1)[-1]

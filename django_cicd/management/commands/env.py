@@ -141,9 +141,9 @@ def contract_is_secret(contract: env.Contract, name: str) -> bool:
 class Command(CicdCommand):
     help = (
         "Show every variable of the settings' environment contract with its state (set, default, "
-        "missing, invalid; secrets only as set or not), write .env.example (--example) or check it "
-        "(--check-example). Exit 0: no problem; 1: a variable is missing or invalid, or the example "
-        "is out of date; 2: could not run."
+        "missing, invalid; secrets only as set or not), print .env.example (--example; --output FILE "
+        "writes it) or check it (--check-example). Exit 0: no problem; 1: a variable is missing or "
+        "invalid, or the example is out of date; 2: could not run."
     )
     requires_system_checks: list[str] = []
 
@@ -158,7 +158,7 @@ class Command(CicdCommand):
         action.add_argument(
             "--example",
             action="store_true",
-            help="Write .env.example from the contract (to stdout, or to --output FILE).",
+            help="Print .env.example from the contract (or write it to --output FILE).",
         )
         action.add_argument(
             "--check-example",
@@ -187,6 +187,11 @@ class Command(CicdCommand):
             )
         if example:
             self.write_output(contract.render_example(), output)
+            if output:
+                self.stdout.write(
+                    f"wrote {output}: the stage variable and the {len(contract.variables)} variables of the "
+                    "environment contract."
+                )
             return
         if check_example is not None:
             self._check_example(contract, check_example)
@@ -223,3 +228,14 @@ class Command(CicdCommand):
                 f"`manage.py env --example --output {path}`."
             )
         self.stdout.write(self.style.SUCCESS(f"{path} matches the environment contract."))
+
+
+def run_without_settings(argv: list[str]) -> int:
+    """``manage.py env ...`` when the settings cannot load because the environment breaks their
+    contract (see :func:`django_cicd.env.report_contract_error`): the command reads the contract that
+    failed as it reads any other, so a person sees the table and exit 1, not a traceback."""
+    try:
+        Command().run_from_argv(argv)
+    except SystemExit as exc:  # run_from_argv's way to end with a CommandError's code
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
