@@ -64,8 +64,7 @@ class MigrateResult(runs.RunResult):
             return 0
         return super().exit_code
 
-    @property
-    def summary(self) -> str:
+    def describe(self) -> str:
         applied = sum(1 for s in self.steps if s.status == "applied")
         where = f"database {self.database!r}"
         if self.status == "nothing_to_apply":
@@ -85,8 +84,6 @@ class MigrateResult(runs.RunResult):
                 f"safe_migrate {verdict}: {where} is ahead of this code ({len(self.unknown_applied)} migration(s) it "
                 f"does not have); nothing was changed and release {self.release} was not recorded"
             )
-        if self.status == "stopped":
-            return f"safe_migrate stopped by {self.stopped_by or 'a signal'} on {where}; nothing was changed"
         if self.status == "recovered":
             return f"safe_migrate FAILED on {where} and {where} is back at its state before the run ({self.recovery})"
         return f"safe_migrate FAILED on {where}; {where} was NOT brought back: see 'where the database is' above"

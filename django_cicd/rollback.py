@@ -206,8 +206,7 @@ class RollbackResult(RunResult):
             return ExitCode.NO
         return super().exit_code
 
-    @property
-    def summary(self) -> str:
+    def describe(self) -> str:
         plan = self.plan
         where = f"database {plan.database!r}"
         to = f"release {plan.to_release}" if plan.to_release else "the previous release"
@@ -218,8 +217,6 @@ class RollbackResult(RunResult):
             return f"rollback_release REFUSED on {where}: {plan.refusals[0] if plan.refusals else self.error}"
         if self.status == "nothing_to_do":
             return f"rollback_release: {where} is already at the state of {to}; nothing was reversed"
-        if self.status == "stopped":
-            return f"rollback_release stopped by {self.stopped_by or 'a signal'} on {where}; nothing was changed"
         if self.status == "rolled_back":
             how = (
                 f"restored the backup {plan.restore.backup_name}"

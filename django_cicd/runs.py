@@ -342,8 +342,17 @@ class RunResult:
         return ExitCode.OK if self.status in self.OK_STATUSES else ExitCode.NO
 
     @property
-    def summary(self) -> str:  # pragma: no cover (each command's result says it its way)
-        return self.status
+    def summary(self) -> str:
+        """One line: what the run did. Each command's result says the rest its own way."""
+        if self.status == "stopped":
+            return (
+                f"{self.command} stopped by {self.stopped_by or 'a signal'} on database {self.database!r}; "
+                "nothing was changed"
+            )
+        return self.describe()
+
+    def describe(self) -> str:  # pragma: no cover (each command's result says it)
+        return f"{self.command}: {self.status} on database {self.database!r}"
 
     def note(self, text: str) -> None:
         text = redact(text)
