@@ -16,7 +16,7 @@ The rules are listed in :data:`RULES` and documented in docs/migration-safety.md
 """
 
 from django_cicd.migrations_safety.acceptance import accept
-from django_cicd.migrations_safety.analysis import SafetyFinding, SafetyReport, analyse_plan
+from django_cicd.migrations_safety.analysis import SafetyFinding, SafetyReport, analyse_both, analyse_plan
 from django_cicd.migrations_safety.rules import RULES, Rule
 from django_cicd.migrations_safety.sources import (
     Selection,
@@ -34,6 +34,7 @@ __all__ = [
     "Selection",
     "SelectionError",
     "accept",
+    "analyse_both",
     "analyse_plan",
     "analyse_selection",
     "migrations_since",
