@@ -17,6 +17,7 @@ The rules are listed in :data:`RULES` and documented in docs/migration-safety.md
 
 from django_cicd.migrations_safety.acceptance import accept
 from django_cicd.migrations_safety.analysis import SafetyFinding, SafetyReport, analyse_both, analyse_plan
+from django_cicd.migrations_safety.gate import gate_hint
 from django_cicd.migrations_safety.rules import RULES, Rule
 from django_cicd.migrations_safety.sources import (
     Selection,
@@ -37,6 +38,7 @@ __all__ = [
     "analyse_both",
     "analyse_plan",
     "analyse_selection",
+    "gate_hint",
     "migrations_since",
     "named_migrations",
 ]
