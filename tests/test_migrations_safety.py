@@ -139,7 +139,7 @@ NEAR_MISSES = [
         "pg_drop_index_not_concurrent",
         "forwards",
         PG,
-    ),  # noqa: E501
+    ),
     # The reversal re-adds a column without a default: it stops there (reverse_not_null_without_default).
     ("flagged", "0019_remove_gadget_serial", "window_not_null_column", "backwards", ALL),
     ("flagged", "0010_gadget_code_uniq", "window_unique", "backwards", ALL),

@@ -206,7 +206,7 @@ def data_migration_unbatched(n: Names) -> str:
         "Move the data change into its own migration with atomic = False, so that nothing else waits on its "
         "transaction.",
         f'Change "{n["table"]}" in batches of a few thousand primary keys, each batch in its own transaction: '
-        f"in RunPython, loop over {n['model']}.objects.filter(pk__gt=last).order_by(\"pk\")[:1000] inside "
+        f'in RunPython, loop over {n["model"]}.objects.filter(pk__gt=last).order_by("pk")[:1000] inside '
         "transaction.atomic(); in SQL, add a WHERE on a range of ids and repeat it.",
         "Or run the backfill outside the deploy (a management command or a background job) and keep only "
         "the schema change in the migration.",
@@ -271,7 +271,7 @@ def reverse_not_null_without_default(n: Names) -> str:
 
 def window_not_null_column(n: Names) -> str:
     return _steps(
-        f'Keep the window short: reverse the schema and switch to the previous image in one go (rollback_release '
+        f"Keep the window short: reverse the schema and switch to the previous image in one go (rollback_release "
         f'does both). Inserts into "{n["table"]}" by the new release fail in between; to have none, stop the '
         f"writes to {n['model']} (maintenance mode, or scale the writers down) for the rollback.",
         "Do not switch the image first: the previous release selects the column, which is not back yet.",
