@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from types import CodeType
 from typing import Any
 
@@ -233,6 +233,8 @@ def _state_before(loader: MigrationLoader, migrations: Sequence[Migration]) -> t
     return loader.project_state(nodes=sorted(parents), at_end=True), False
 
 
+
+
 @lru_cache(maxsize=1024)
 def _third_party(path: str | None) -> bool:
     """Whether a migration file belongs to an installed package (the project cannot edit it)."""
@@ -314,6 +316,8 @@ class _Walker:
         self.renderer = PartialRenderer()
         #: id(finding) -> what it needs of the new code, for the rollback-window findings.
         self._windows: dict[int, _Window] = {}
+        #: The path of each migration file, as findings name it.
+        self._paths: dict[tuple[str, str], str] = {}
         #: At the end of the walk: identity -> the model state the new code has for that table.
         self._final: dict[int, ModelState] | None = None
 
@@ -335,7 +339,7 @@ class _Walker:
         for problem in problems:
             for direction in directions:
                 found[direction].append(
-                    self._invalid_acceptance(migration, None, problem, acceptance_location(migration))
+                    self._invalid_acceptance(migration, None, problem, partial(acceptance_location, migration))
                 )
         third_party = _third_party(migration_path(migration))
         data_only = _data_only(migration)
@@ -346,7 +350,7 @@ class _Walker:
             )
             for problem in op_problems:
                 for direction in directions:
-                    location = operation_location(migration, index)
+                    location = partial(operation_location, migration, index)
                     found[direction].append(self._invalid_acceptance(migration, index, problem, location))
             accepted = {**self.app_accept.get(app_label, {}), **class_accept, **op_accept}
             candidates: dict[str, list[_Candidate]] = {FORWARDS: [], BACKWARDS: []}
@@ -393,6 +397,12 @@ class _Walker:
                         self._windows[id(finding)] = candidate.window
                     found[direction].append(finding)
         return found
+
+    def _relative_path(self, migration: Migration) -> str:
+        key = (migration.app_label, migration.name)
+        if key not in self._paths:
+            self._paths[key] = planning.relative_path(migration_path(migration) or migration.name)
+        return self._paths[key]
 
     def _forward(self, app_label: str, operation: Operation, state: ProjectState) -> None:
         """Move ``state`` and the tables past ``operation`` without rendering its SQL."""
@@ -451,7 +461,7 @@ class _Walker:
         names = candidate.names
         names.setdefault("app", migration.app_label)
         names.setdefault("migration", migration.name)
-        names.setdefault("migration_path", planning.relative_path(migration_path(migration) or migration.name))
+        names.setdefault("migration_path", self._relative_path(migration))
         names.setdefault("direction", BACKWARDS if backwards else FORWARDS)
         severity = rule.severity
         if candidate.rule == "irreversible" and backwards:
@@ -471,7 +481,7 @@ class _Walker:
             message=f"{migration.app_label}.{migration.name}: {candidate.message}",
             hint=hints_module.HINTS[candidate.rule](names),
             when="rollback" if backwards else rule.when,
-            location=operation_location(migration, index),
+            where=partial(operation_location, migration, index),
             accepted_reason=accepted_reason,
             sql_rendered=statements is not None,
             table=candidate.table,
@@ -482,7 +492,7 @@ class _Walker:
         )
 
     def _invalid_acceptance(
-        self, migration: Migration, index: int | None, problem: str, location: Location | None
+        self, migration: Migration, index: int | None, problem: str, location: Callable[[], Location | None]
     ) -> SafetyFinding:
         rule = RULES[PREFIX + "acceptance_invalid"]
         return SafetyFinding(
@@ -495,7 +505,7 @@ class _Walker:
             message=problem,
             hint=hints_module.acceptance_invalid(_Names()),
             when="deploy",
-            location=location,
+            where=location,
             third_party=_third_party(migration_path(migration)),
         )
 
@@ -514,7 +524,7 @@ class _Walker:
             ),
             hint=hints_module.sql_not_rendered(_Names(app=migration.app_label, migration=migration.name)),
             when="deploy",
-            location=operation_location(migration, index),
+            where=partial(operation_location, migration, index),
             sql_rendered=False,
             third_party=_third_party(migration_path(migration)),
         )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django_cicd.migrations_safety.rules import PREFIX
@@ -34,7 +35,9 @@ class SafetyFinding:
     hint: str
     #: "deploy" (breaks or locks while migrating) or "rollback" (bites when the plan is reversed).
     when: str
-    location: Location | None
+    #: The migration file and the line of the operation (read it as :attr:`location`), or a function
+    #: that finds them: the analysis parses a file for its line numbers only when a finding is shown.
+    where: InitVar[Location | Callable[[], Location | None] | None] = None
     #: Why the risk is accepted: the acceptance's reason, or "--allow-unsafe: ..." (see
     #: :meth:`SafetyReport.accept_unsafe`). An accepted finding never blocks.
     accepted_reason: str | None = None
@@ -49,6 +52,15 @@ class SafetyFinding:
     #: accepted in ``CICD["MIGRATION_SAFETY"]``, not in the file.
     third_party: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self, where: Location | Callable[[], Location | None] | None) -> None:
+        self._where = where
+
+    @property
+    def location(self) -> Location | None:
+        if callable(self._where):
+            self._where = self._where()
+        return self._where
 
     @property
     def migration_label(self) -> str:
