@@ -233,8 +233,6 @@ def _state_before(loader: MigrationLoader, migrations: Sequence[Migration]) -> t
     return loader.project_state(nodes=sorted(parents), at_end=True), False
 
 
-
-
 @lru_cache(maxsize=1024)
 def _third_party(path: str | None) -> bool:
     """Whether a migration file belongs to an installed package (the project cannot edit it)."""
@@ -964,7 +962,7 @@ class _Walker:
                 yield _Candidate(
                     "data_migration_unbatched",
                     f'{what} runs {verb} over "{table}" as one statement, in one transaction.',
-                    _Names(app=app_label, table=table, model="the model", model_name="?", verb=verb),
+                    _Names(app=app_label, table=table, verb=verb),
                     table=table,
                     origin=self.tables.origin(table),
                 )

@@ -206,8 +206,11 @@ def data_migration_unbatched(n: Names) -> str:
         "Move the data change into its own migration with atomic = False, so that nothing else waits on its "
         "transaction.",
         f'Change "{n["table"]}" in batches of a few thousand primary keys, each batch in its own transaction: '
-        f'in RunPython, loop over {n["model"]}.objects.filter(pk__gt=last).order_by("pk")[:1000] inside '
-        "transaction.atomic(); in SQL, add a WHERE on a range of ids and repeat it.",
+        + (
+            f'loop over {n["model"]}.objects.filter(pk__gt=last).order_by("pk")[:1000] inside transaction.atomic().'
+            if n.get("model")
+            else "repeat the statement with a WHERE on a range of ids, one range per transaction."
+        ),
         "Or run the backfill outside the deploy (a management command or a background job) and keep only "
         "the schema change in the migration.",
     )
