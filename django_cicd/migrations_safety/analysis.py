@@ -624,6 +624,8 @@ class _Walker:
         if isinstance(operation, ops.SeparateDatabaseAndState):
             # Only the database operations touch the database; they run against their own copy of the
             # state, as SeparateDatabaseAndState.database_forwards does.
+            if not operation.database_operations:
+                return
             database_state = ProjectState(
                 models={key: model.clone() for key, model in state.models.items()}, real_apps=state.real_apps
             )
@@ -1401,7 +1403,8 @@ def _code_models(operation: ops.RunPython, app_label: str, state: ProjectState) 
     hinted = operation.hints.get("model_name") if isinstance(operation.hints, dict) else None
     if isinstance(hinted, str):
         found.add((app_label, hinted.lower()))
-    apps_named = {c for c in constants if "." not in c and any(key[0] == c for key in state.models)}
+    labels = {key[0] for key in state.models}
+    apps_named = {c for c in constants if c in labels}
     for constant in constants:
         if "." in constant:
             app, _, model = constant.partition(".")

@@ -165,6 +165,8 @@ def events(app_label: str, operation: Operation, state: ProjectState, max_length
     models: Mapping[tuple[str, str], ModelState] = state.models
     if isinstance(operation, ops.SeparateDatabaseAndState):
         # Only the database operations touch tables; they see the state as it moves under them.
+        if not operation.database_operations:
+            return found
         database_state = ProjectState(models={k: m.clone() for k, m in models.items()}, real_apps=state.real_apps)
         for inner in operation.database_operations:
             found.extend(events(app_label, inner, database_state, max_length))
