@@ -217,7 +217,8 @@ def main() -> int:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "largeproject.settings",
-        "PYTHONPATH": str(project),
+        # The checkout this script belongs to, not whatever django_cicd the interpreter has installed.
+        "PYTHONPATH": os.pathsep.join([str(project), str(ROOT)]),
         "DATABASE_URL": f"{SERVER}/{options.db_name}",
         "DJANGO_ENV": "production",
     }

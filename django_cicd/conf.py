@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "STATIC_CHECK": True,
     "SECRETS": [],  # extra setting names or environment variable names whose values are secret
     # migration safety analysis
-    "MIGRATION_SAFETY": {},  # {app_label: {"accept": {rule_id: reason}}}
+    "MIGRATION_SAFETY": {},  # {app_label: {"accept": {rule_id: reason}}, "SMALL_TABLE_ROWS": 10_000}
     # safe_migrate / rollback_release
     "LOCK_WAIT": 600,  # seconds a second migrator waits for the deploy lock
     "LOCK_TIMEOUT": None,  # database lock_timeout during migrations (seconds)
@@ -48,6 +48,13 @@ DEFAULTS: dict[str, Any] = {
     "SENTRY_STAGES": [],  # stages in which predeploy requires Sentry to be set up (it is an optional extra)
     "SENTRY_MONITORS": {},  # {"safe_migrate": "monitor-slug", ...}; default slugs are the command names
     "SENTRY_FLUSH_TIMEOUT": 5,  # seconds a command waits for Sentry to receive its events before exiting
+}
+
+#: The options of ``CICD["MIGRATION_SAFETY"]`` (upper case, beside the app labels), with their default.
+MIGRATION_SAFETY_OPTIONS: dict[str, Any] = {
+    # Lock and rewrite findings on a table with fewer rows are warnings, from it errors (at 10,000
+    # rows an index build or a table rewrite on PostgreSQL takes under 0.1 s: docs/migration-safety.md).
+    "SMALL_TABLE_ROWS": 10_000,
 }
 
 
@@ -104,6 +111,15 @@ class CicdSettings:
     def MIGRATION_SAFETY(self) -> Mapping[str, Any]:
         value = self.get("MIGRATION_SAFETY")
         return value if isinstance(value, Mapping) else {}
+
+    @property
+    def SMALL_TABLE_ROWS(self) -> int:
+        """``CICD["MIGRATION_SAFETY"]["SMALL_TABLE_ROWS"]``; an invalid value (django_cicd.E024) reads as 10,000."""
+        value = self.MIGRATION_SAFETY.get("SMALL_TABLE_ROWS", MIGRATION_SAFETY_OPTIONS["SMALL_TABLE_ROWS"])
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            default: int = MIGRATION_SAFETY_OPTIONS["SMALL_TABLE_ROWS"]
+            return default
+        return value
 
     def _seconds(self, key: str) -> float | None:
         value = self.get(key)

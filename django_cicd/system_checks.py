@@ -14,6 +14,8 @@ django_cicd.E020    CICD["MIGRATION_SAFETY"][app] has an unknown option
 django_cicd.E021    CICD["MIGRATION_SAFETY"][app]["accept"] is not a dict, or accepts a rule without a reason
 django_cicd.E022    CICD["MIGRATION_SAFETY"][app]["accept"] names an unknown rule, or one that cannot be accepted
 django_cicd.E023    CICD["MIGRATION_SAFETY"] names an app label that is not installed
+django_cicd.E024    CICD["MIGRATION_SAFETY"]["SMALL_TABLE_ROWS"] is not a whole number >= 0, or an upper-case
+                    key of CICD["MIGRATION_SAFETY"] is not an option
 django_cicd.E030    CICD["BACKUP_COMPRESS"] or CICD["BACKUP_ENCRYPT"] is not True or False
 django_cicd.E032    "dbbackup" is not in INSTALLED_APPS (safe_migrate backs up through its commands)
 django_cicd.E009    a name setting (ENVIRONMENT, ENVIRONMENT_VARIABLE, IMAGE_VARIABLE, DOCKER_TAG) is not a
@@ -40,7 +42,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django_cicd.checks.registry import load_project_checks
 from django_cicd.checks.waivers import parse_waivers
-from django_cicd.conf import DEFAULTS
+from django_cicd.conf import DEFAULTS, MIGRATION_SAFETY_OPTIONS
 from django_cicd.migrations_safety.acceptance import APP_OPTIONS, rule_problem
 from django_cicd.report import Severity
 
@@ -101,12 +103,14 @@ def check_cicd_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     if not isinstance(raw.get("STATIC_CHECK", True), bool):
         errors.append(Error("CICD['STATIC_CHECK'] must be True or False.", id="django_cicd.E009"))
     safety = raw.get("MIGRATION_SAFETY", {})
-    if not isinstance(safety, Mapping) or not all(isinstance(v, Mapping) for v in safety.values()):
+    apps_part = {k: v for k, v in safety.items() if not _is_option(k)} if isinstance(safety, Mapping) else None
+    if apps_part is None or not all(isinstance(v, Mapping) for v in apps_part.values()):
         errors.append(
             Error("CICD['MIGRATION_SAFETY'] must be a dict of app label to a dict of options.", id="django_cicd.E008")
         )
     else:
-        errors.extend(_check_migration_safety(safety))
+        errors.extend(_check_safety_options(safety))
+        errors.extend(_check_migration_safety(apps_part))
     errors.extend(_check_safe_migrate(raw))
     errors.extend(_check_env_and_sentry(raw))
     return errors
@@ -163,6 +167,36 @@ def _check_env_and_sentry(raw: Mapping[str, Any]) -> list[CheckMessage]:
                 id="django_cicd.E044",
             )
         )
+    return errors
+
+
+def _is_option(key: Any) -> bool:
+    """Upper-case keys of CICD["MIGRATION_SAFETY"] are options (SMALL_TABLE_ROWS); the others app labels."""
+    return isinstance(key, str) and key.isupper()
+
+
+def _check_safety_options(safety: Mapping[Any, Any]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for key, value in safety.items():
+        if not _is_option(key):
+            continue
+        if key not in MIGRATION_SAFETY_OPTIONS:
+            close = difflib.get_close_matches(key, MIGRATION_SAFETY_OPTIONS, n=1)
+            errors.append(
+                Error(
+                    f"CICD['MIGRATION_SAFETY'] has an unknown option {key!r}.",
+                    hint=f"Did you mean {close[0]!r}?" if close else f"Allowed: {', '.join(MIGRATION_SAFETY_OPTIONS)}.",
+                    id="django_cicd.E024",
+                )
+            )
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            errors.append(
+                Error(
+                    f"CICD['MIGRATION_SAFETY'][{key!r}] must be a whole number of rows >= 0, not {value!r}.",
+                    hint="Lock and rewrite findings on tables with fewer rows are warnings; the default is 10000.",
+                    id="django_cicd.E024",
+                )
+            )
     return errors
 
 

@@ -27,7 +27,7 @@ def django_sql(plan) -> Counter[str]:
 
 def partial_sql(plan, loader) -> Counter[str]:
     migrations = [step.migration for step in plan]
-    state = _state_before(loader, migrations)
+    state, _empty = _state_before(loader, migrations)
     renderer = PartialRenderer()
     collected: list[str] = []
     for migration in migrations:

@@ -77,3 +77,29 @@ def test_accept_marks_an_operation_and_returns_it():
         "cicd.safety.remove_field": "why",
         "cicd.safety.reverse_not_null_without_default": "backup exists",
     }
+
+
+@override_settings(CICD={"MIGRATION_SAFETY": {"SMALL_TABLE_ROWS": 50_000, "catalog": {"accept": {}}}})
+def test_small_table_rows_beside_the_app_labels_passes():
+    from django_cicd.conf import cicd_settings
+
+    assert check_cicd_settings() == []
+    assert cicd_settings.SMALL_TABLE_ROWS == 50_000
+
+
+@override_settings(CICD={"MIGRATION_SAFETY": {"SMALL_TABLE_ROWS": "10k"}})
+def test_e024_small_table_rows_must_be_a_number():
+    from django_cicd.conf import cicd_settings
+
+    [error] = check_cicd_settings()
+    assert error.id == "django_cicd.E024"
+    assert error.msg == "CICD['MIGRATION_SAFETY']['SMALL_TABLE_ROWS'] must be a whole number of rows >= 0, not '10k'."
+    assert cicd_settings.SMALL_TABLE_ROWS == 10_000
+
+
+@override_settings(CICD={"MIGRATION_SAFETY": {"SMALL_TABLE_ROW": 5}})
+def test_e024_unknown_option_suggests_the_close_one():
+    [error] = check_cicd_settings()
+    assert error.id == "django_cicd.E024"
+    assert error.msg == "CICD['MIGRATION_SAFETY'] has an unknown option 'SMALL_TABLE_ROW'."
+    assert error.hint == "Did you mean 'SMALL_TABLE_ROWS'?"

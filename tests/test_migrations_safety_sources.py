@@ -133,6 +133,8 @@ def test_a_selection_with_gaps_walks_the_migrations_between():
     back = analyse_selection(named_migrations("catalog.0002,catalog.0009"), direction="backwards")
     assert [(f.migration_name, f.rule_id) for f in back.findings] == [
         ("0009_gadget_sku", "cicd.safety.reverse_drops_column"),
+        ("0009_gadget_sku", "cicd.safety.window_drops_column"),
+        ("0002_remove_gadget_legacy", "cicd.safety.window_not_null_column"),
     ]
 
 

@@ -4,23 +4,30 @@ The walk mirrors what ``migrate`` does (``Migration.apply``): the state before e
 operation's ``state_forwards``, and its ``database_forwards`` run against a schema editor created with
 ``collect_sql=True``, so the SQL of the target vendor is rendered and never executed. The schema
 editor is not entered: nothing is sent to the database except the introspection queries some
-operations make (an AlterField looking up constraint names), which only read the catalog.
+operations make (an AlterField looking up constraint names), which only read the catalog, and, once
+after the walk, the sizes of the tables the lock and rewrite findings name.
 
 A backwards plan is walked in forward order too (the state is built forwards), and its findings are
-reported in the order the reversal would meet them.
+reported in the order the reversal would meet them. One walk can judge both directions of a plan
+(:func:`analyse_both`): predeploy's two checks share it.
+
+The tables are followed by name (:mod:`django_cicd.migrations_safety.tables`): an operation on a
+table created earlier in the plan is not flagged, whichever model Django's state gives it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+import sys
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from types import CodeType
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
-from django.db.backends.utils import truncate_name
 from django.db.migrations import operations as ops
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
@@ -32,114 +39,37 @@ from django.db.models import NOT_PROVIDED, Field, ForeignKey, GeneratedField, Un
 from django_cicd import planning
 from django_cicd.conf import cicd_settings
 from django_cicd.migrations_safety import hints as hints_module
+from django_cicd.migrations_safety import sizes
+from django_cicd.migrations_safety import tables as tables_module
 from django_cicd.migrations_safety.acceptance import ACCEPT_ATTRIBUTE, app_acceptances, parse_acceptances
+from django_cicd.migrations_safety.findings import SafetyFinding, SafetyReport
 from django_cicd.migrations_safety.locations import acceptance_location, migration_path, operation_location
 from django_cicd.migrations_safety.rendering import PartialRenderer
 from django_cicd.migrations_safety.rules import PREFIX, RULES
-from django_cicd.report import Finding, Location, Severity, Waiver
+from django_cicd.migrations_safety.tables import Tables, has_table
+from django_cicd.report import Location, Severity
+
+__all__ = ["DIRECTIONS", "SafetyFinding", "SafetyReport", "analyse_both", "analyse_plan", "describe"]
 
 DIRECTIONS = ("forwards", "backwards")
+FORWARDS, BACKWARDS = DIRECTIONS
 
-
-@dataclass
-class SafetyFinding:
-    """One risk found in one operation of a plan."""
-
-    rule_id: str
-    severity: Severity
-    app_label: str
-    migration_name: str
-    #: Index of the operation in ``Migration.operations`` (None for a finding about the migration).
-    operation_index: int | None
-    #: ``operation.describe()``.
-    operation: str
-    message: str
-    #: Numbered safe steps with the real names.
-    hint: str
-    #: "deploy" (breaks or locks while migrating) or "rollback" (bites when the plan is reversed).
-    when: str
-    location: Location | None
-    accepted_reason: str | None = None
-    #: False when the SQL of this migration could not be rendered: only the operation was analysed.
-    sql_rendered: bool = True
-    #: The table and column at risk (dropped on rollback, locked, rewritten), when there is one.
-    table: str | None = None
-    column: str | None = None
-    #: The statements of the operation, as the schema editor rendered them for the vendor.
-    sql: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def migration_label(self) -> str:
-        return f"{self.app_label}.{self.migration_name}"
-
-    @property
-    def accepted(self) -> bool:
-        return self.accepted_reason is not None
-
-    @property
-    def blocking(self) -> bool:
-        return not self.accepted and self.severity >= Severity.ERROR
-
-    def as_finding(self) -> Finding:
-        return Finding(
-            message=self.message,
-            severity=self.severity,
-            hint=self.hint,
-            code=self.rule_id,
-            location=self.location,
-            waiver=Waiver(id=self.rule_id, reason=self.accepted_reason) if self.accepted_reason else None,
-            extra={
-                "migration": self.migration_label,
-                "operation_index": self.operation_index,
-                "operation": self.operation,
-                "when": self.when,
-                "table": self.table,
-                "column": self.column,
-                "sql_rendered": self.sql_rendered,
-                "sql": list(self.sql),
-                **self.extra,
-            },
-        )
-
-
-@dataclass
-class SafetyReport:
-    database: str
-    vendor: str
-    direction: str
-    #: The migrations analysed, in the order of the plan.
-    migrations: list[str]
-    findings: list[SafetyFinding] = field(default_factory=list)
-    #: ``{migration label: error}`` for each migration whose SQL could not be rendered.
-    not_rendered: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def blocking(self) -> list[SafetyFinding]:
-        """Findings not accepted with severity ERROR or above: safe_migrate stops on these."""
-        return [f for f in self.findings if f.blocking]
-
-    @property
-    def accepted(self) -> list[SafetyFinding]:
-        return [f for f in self.findings if f.accepted]
-
-    @property
-    def irreversible(self) -> list[SafetyFinding]:
-        """Operations that make the plan impossible to reverse (no reverse at all)."""
-        return [f for f in self.findings if f.rule_id == PREFIX + "irreversible"]
-
-    @property
-    def noop_reverses(self) -> list[SafetyFinding]:
-        return [f for f in self.findings if f.rule_id == PREFIX + "noop_reverse"]
-
-    @property
-    def data_loss(self) -> list[SafetyFinding]:
-        """Columns and tables a backwards plan drops (``table`` and ``column`` set): rows to count."""
-        rules = {PREFIX + "reverse_drops_column", PREFIX + "reverse_drops_table"}
-        return [f for f in self.findings if f.rule_id in rules]
-
-    def as_findings(self) -> list[Finding]:
-        return [f.as_finding() for f in self.findings]
+#: Operations whose SQL no rule reads, on any vendor: rendered only to show the SQL of a finding.
+_SQL_UNREAD: tuple[type[Operation], ...] = (
+    ops.CreateModel,
+    ops.DeleteModel,
+    ops.RenameModel,
+    ops.AlterModelTable,
+    ops.RemoveField,
+    ops.RenameField,
+    ops.AlterModelOptions,
+    ops.AlterModelManagers,
+    ops.AlterModelTableComment,
+    ops.AlterOrderWithRespectTo,
+    ops.RunPython,
+)
+#: Vendors with rules that read the SQL; on the others it is rendered only to show a finding's SQL.
+_SQL_VENDORS = ("postgresql", "mysql")
 
 
 def analyse_plan(
@@ -147,51 +77,135 @@ def analyse_plan(
     *,
     database: str = DEFAULT_DB_ALIAS,
     loader: MigrationLoader | None = None,
-    direction: str = "forwards",
+    direction: str = FORWARDS,
     exempt_new_tables: bool = True,
     render_sql: bool = True,
     only: Collection[tuple[str, str]] | None = None,
+    table_sizes: bool = True,
 ) -> SafetyReport:
     """Analyse the operations of ``plan`` for the vendor of ``database``.
 
     ``direction="forwards"`` judges a deploy (what breaks or locks, what cannot be undone);
-    ``"backwards"`` judges a reversal (what cannot be undone, what data it drops). With
+    ``"backwards"`` judges a reversal (what cannot be undone, what data it drops, what it breaks for
+    the new code that serves meanwhile: :attr:`SafetyReport.rollback_window`). With
     ``exempt_new_tables`` (the default) operations on a table created earlier in the same plan are
-    not flagged; turn it off to lint every migration as if its tables existed. With ``only``, the
-    other migrations of the plan are walked (the state and the new tables follow them) but not
-    analysed: that is how a selection that is not a whole plan is analysed (see
-    :func:`django_cicd.migrations_safety.sources.analyse_selection`).
+    not flagged, and a plan that starts from an empty database (a first deploy) gets no lock or
+    compatibility finding at all; turn it off to lint every migration as if its tables existed.
+    With ``only``, the other migrations of the plan are walked (the state and the tables follow
+    them) but not analysed: that is how a selection that is not a whole plan is analysed (see
+    :func:`django_cicd.migrations_safety.sources.analyse_selection`). With ``table_sizes`` (the
+    default) the sizes of the tables the lock and rewrite findings name are read from ``database``
+    to grade them (see :mod:`django_cicd.migrations_safety.sizes`).
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be 'forwards' or 'backwards', not {direction!r}")
     steps = list(plan)
-    backwards = direction == "backwards"
+    backwards = direction == BACKWARDS
     wrong = [step.label for step in steps if step.backwards != backwards]
     if wrong:
         raise ValueError(
             f"analyse_plan(direction={direction!r}) was given steps of the other direction: {', '.join(wrong)}"
         )
+    forward_order = list(reversed(steps)) if backwards else steps
+    reports = _analyse(
+        forward_order,
+        (direction,),
+        database=database,
+        loader=loader,
+        exempt_new_tables=exempt_new_tables,
+        render_sql=render_sql,
+        only=only,
+        table_sizes=table_sizes,
+    )
+    return reports[direction]
+
+
+def analyse_both(
+    plan: Iterable[planning.PlanStep],
+    *,
+    database: str = DEFAULT_DB_ALIAS,
+    loader: MigrationLoader | None = None,
+    only: Collection[tuple[str, str]] | None = None,
+    table_sizes: bool = True,
+) -> tuple[SafetyReport, SafetyReport]:
+    """The forwards report of ``plan`` (forward steps) and the backwards report of its reversal, from
+    one walk: what :func:`analyse_plan` returns for the plan and for its reverse, at the cost of one."""
+    steps = list(plan)
+    wrong = [step.label for step in steps if step.backwards]
+    if wrong:
+        raise ValueError(f"analyse_both() takes a forward plan; these steps are backwards: {', '.join(wrong)}")
+    reports = _analyse(
+        steps,
+        DIRECTIONS,
+        database=database,
+        loader=loader,
+        exempt_new_tables=True,
+        render_sql=True,
+        only=only,
+        table_sizes=table_sizes,
+    )
+    return reports[FORWARDS], reports[BACKWARDS]
+
+
+def _analyse(
+    forward_order: list[planning.PlanStep],
+    directions: tuple[str, ...],
+    *,
+    database: str,
+    loader: MigrationLoader | None,
+    exempt_new_tables: bool,
+    render_sql: bool,
+    only: Collection[tuple[str, str]] | None,
+    table_sizes: bool,
+) -> dict[str, SafetyReport]:
     loader = loader if loader is not None else planning.load_graph()
     connection = connections[database]
-    forward_order = [step.migration for step in (reversed(steps) if backwards else steps)]
-    walker = _Walker(connection, direction, exempt_new_tables=exempt_new_tables, render_sql=render_sql)
-    state = _state_before(loader, forward_order)
-    per_migration = [
-        walker.migration(migration, state)
-        if only is None or (migration.app_label, migration.name) in only
-        else walker.walk(migration, state)
-        for migration in forward_order
-    ]
-    if backwards:
-        per_migration = [list(reversed(found)) for found in reversed(per_migration)]
-    return SafetyReport(
-        database=database,
-        vendor=connection.vendor,
-        direction=direction,
-        migrations=[step.label for step in steps if only is None or step.key in only],
-        findings=[finding for found in per_migration for finding in found],
-        not_rendered=walker.not_rendered,
+    migrations = [step.migration for step in forward_order]
+    state, from_nothing = _state_before(loader, migrations)
+    first_deploy = from_nothing and exempt_new_tables
+    walker = _Walker(
+        connection,
+        directions,
+        exempt_new_tables=exempt_new_tables,
+        render_sql=render_sql,
+        first_deploy=first_deploy,
     )
+    per_migration = [
+        walker.migration(migration, state, analyse=only is None or (migration.app_label, migration.name) in only)
+        for migration in migrations
+    ]
+    walker.finish(state)
+    labels = [step.label for step in forward_order if only is None or step.key in only]
+    reports: dict[str, SafetyReport] = {}
+    if FORWARDS in directions:
+        findings = [finding for found in per_migration for finding in found[FORWARDS]]
+        graded, table_sizes_read, note = sizes.apply_grades(
+            findings,
+            connection if table_sizes else None,
+            vendor=connection.vendor,
+            note=None if table_sizes else "analysed without reading the database",
+        )
+        reports[FORWARDS] = SafetyReport(
+            database=database,
+            vendor=connection.vendor,
+            direction=FORWARDS,
+            migrations=labels,
+            findings=graded,
+            not_rendered=walker.not_rendered,
+            first_deploy=first_deploy,
+            table_sizes=table_sizes_read,
+            sizes_note=note,
+        )
+    if BACKWARDS in directions:
+        reports[BACKWARDS] = SafetyReport(
+            database=database,
+            vendor=connection.vendor,
+            direction=BACKWARDS,
+            migrations=list(reversed(labels)),
+            findings=[f for found in reversed(per_migration) for f in reversed(found[BACKWARDS]) if walker.keep(f)],
+            not_rendered=walker.not_rendered,
+        )
+    return reports
 
 
 def describe(operation: Operation) -> str:
@@ -203,8 +217,10 @@ def describe(operation: Operation) -> str:
     return str(operation.describe())
 
 
-def _state_before(loader: MigrationLoader, migrations: Sequence[Migration]) -> ProjectState:
-    """The project state just before the first of ``migrations``: their parents outside the plan, applied."""
+def _state_before(loader: MigrationLoader, migrations: Sequence[Migration]) -> tuple[ProjectState, bool]:
+    """The project state just before the first of ``migrations`` (their parents outside the plan,
+    applied), and whether the plan holds every migration of the graph: the database has none applied,
+    it is empty."""
     keys = {(m.app_label, m.name) for m in migrations}
     parents: set[tuple[str, str]] = set()
     for key in keys:
@@ -212,8 +228,24 @@ def _state_before(loader: MigrationLoader, migrations: Sequence[Migration]) -> P
         if node is not None:
             parents.update(parent.key for parent in node.parents if parent.key not in keys)
     if not parents:
-        return ProjectState(real_apps=loader.unmigrated_apps)
-    return loader.project_state(nodes=sorted(parents), at_end=True)
+        everything = bool(keys) and all(key in keys for key in loader.graph.nodes)
+        return ProjectState(real_apps=loader.unmigrated_apps), everything
+    return loader.project_state(nodes=sorted(parents), at_end=True), False
+
+
+@lru_cache(maxsize=1024)
+def _third_party(path: str | None) -> bool:
+    """Whether a migration file belongs to an installed package (the project cannot edit it)."""
+    if not path:
+        return False
+    parts = path.replace("\\", "/").split("/")
+    if "site-packages" in parts or "dist-packages" in parts:
+        return True
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    base = planning.base_directory()
+    return any(path.startswith(prefix.rstrip("/") + "/") for prefix in prefixes) and not path.startswith(
+        base.rstrip("/") + "/"
+    )
 
 
 # --- the walk ----------------------------------------------------------------------------------
@@ -233,76 +265,182 @@ class _Candidate:
     names: _Names
     table: str | None = None
     column: str | None = None
+    #: The name the table had before the plan (where its size is read), for the sized rules.
+    origin: str | None = None
+    #: For the rollback-window rules: what the new code must (or must not) still use, checked
+    #: against the state at the end of the plan (see :meth:`_Walker.keep`).
+    window: _Window | None = None
+
+
+@dataclass(frozen=True)
+class _Window:
+    #: The table's identity (:meth:`Tables.identity`) when the operation runs.
+    identity: int
+    #: The column, when the check is about one.
+    column: str | None = None
+    #: True: the new code must use the table (and column); False: it must not know the column.
+    used: bool = True
+
+
+@dataclass
+class _SqlContext:
+    names: _Names
+    alter: tuple[Field[Any, Any], Field[Any, Any]] | None = None
+    #: Index name -> table, for a DROP INDEX that does not name its table (RunSQL).
+    index_tables: dict[str, str] = field(default_factory=dict)
 
 
 class _Walker:
-    def __init__(self, connection: BaseDatabaseWrapper, direction: str, *, exempt_new_tables: bool, render_sql: bool):
+    def __init__(
+        self,
+        connection: BaseDatabaseWrapper,
+        directions: tuple[str, ...],
+        *,
+        exempt_new_tables: bool,
+        render_sql: bool,
+        first_deploy: bool,
+    ):
         self.connection = connection
         self.vendor = connection.vendor
-        self.direction = direction
-        self.backwards = direction == "backwards"
+        self.forwards = FORWARDS in directions
+        self.backwards = BACKWARDS in directions
         self.exempt_new_tables = exempt_new_tables
-        self.render_sql = render_sql and not self.backwards
+        self.render_sql = render_sql and self.forwards
         self.app_accept = app_acceptances(cicd_settings.MIGRATION_SAFETY)
-        #: (app_label, model_name) of the models created earlier in this plan.
-        self.new_models: set[tuple[str, str]] = set()
-        self.not_rendered: dict[str, str] = {}
         self.max_name_length = connection.ops.max_name_length()
+        self.tables = Tables(all_new=first_deploy)
+        self.not_rendered: dict[str, str] = {}
         #: Every change of the state goes through it, so that it knows which rendered models are stale.
         self.renderer = PartialRenderer()
+        #: id(finding) -> what it needs of the new code, for the rollback-window findings.
+        self._windows: dict[int, _Window] = {}
+        #: The path of each migration file, as findings name it.
+        self._paths: dict[tuple[str, str], str] = {}
+        #: At the end of the walk: identity -> the model state the new code has for that table.
+        self._final: dict[int, ModelState] | None = None
 
     # One migration ---------------------------------------------------------------------------
 
-    def walk(self, migration: Migration, state: ProjectState) -> list[SafetyFinding]:
-        """Move ``state`` past ``migration`` without analysing it."""
-        for operation in migration.operations:
-            self._track_new(migration.app_label, operation)
-            self.renderer.forward(migration.app_label, operation, state)
-        return []
-
-    def migration(self, migration: Migration, state: ProjectState) -> list[SafetyFinding]:
+    def migration(self, migration: Migration, state: ProjectState, *, analyse: bool) -> dict[str, list[SafetyFinding]]:
+        """The findings of ``migration`` per direction; ``state`` moves past it. ``analyse=False`` only walks."""
+        found: dict[str, list[SafetyFinding]] = {FORWARDS: [], BACKWARDS: []}
         app_label = migration.app_label
+        if not analyse:
+            for operation in migration.operations:
+                self._forward(app_label, operation, state)
+            return found
         label = f"{app_label}.{migration.name}"
-        found: list[SafetyFinding] = []
+        directions = [d for d, wanted in ((FORWARDS, self.forwards), (BACKWARDS, self.backwards)) if wanted]
         class_accept, problems = parse_acceptances(
             getattr(migration, ACCEPT_ATTRIBUTE, None), f"{label} (Migration.{ACCEPT_ATTRIBUTE})"
         )
         for problem in problems:
-            found.append(self._invalid_acceptance(migration, None, problem, acceptance_location(migration)))
+            for direction in directions:
+                found[direction].append(
+                    self._invalid_acceptance(migration, None, problem, partial(acceptance_location, migration))
+                )
+        third_party = _third_party(migration_path(migration))
+        data_only = _data_only(migration)
         editor: BaseDatabaseSchemaEditor | None = None
         for index, operation in enumerate(migration.operations):
             op_accept, op_problems = parse_acceptances(
                 getattr(operation, ACCEPT_ATTRIBUTE, None), f"{label} operation {index} ({ACCEPT_ATTRIBUTE})"
             )
             for problem in op_problems:
-                location = operation_location(migration, index)
-                found.append(self._invalid_acceptance(migration, index, problem, location))
+                for direction in directions:
+                    location = partial(operation_location, migration, index)
+                    found[direction].append(self._invalid_acceptance(migration, index, problem, location))
             accepted = {**self.app_accept.get(app_label, {}), **class_accept, **op_accept}
-            candidates = list(self._operation_rules(app_label, operation, state))
+            candidates: dict[str, list[_Candidate]] = {FORWARDS: [], BACKWARDS: []}
+            for direction in directions:
+                backwards = direction == BACKWARDS
+                candidates[direction] = list(self._operation_rules(migration, operation, state, backwards=backwards))
             statements: list[str] | None = []
-            if self.render_sql and operation.reduces_to_sql and not self._exempt(app_label, operation):
+            if self._renders(app_label, operation, state, candidates[FORWARDS]):
                 if editor is None:
                     editor = self._editor()
-                before = self._sql_context(app_label, operation, state)
+                context = self._sql_context(app_label, operation, state)
+                events = tables_module.events(app_label, operation, state, self.max_name_length)
+                new_before = {t for e in events for t in (e.table, e.new) if t and self.tables.is_new(t)}
                 statements, error = self._render(app_label, operation, state, editor)
+                self.tables.apply(events)
                 if error is not None:
                     editor = None
                     if label not in self.not_rendered:
                         self.not_rendered[label] = error
-                        found.append(self._not_rendered(migration, index, operation, error))
+                        found[FORWARDS].append(self._not_rendered(migration, index, operation, error))
                 elif not isinstance(operation, ops.CreateModel):  # a new table: nothing to lock yet
-                    candidates.extend(self._sql_rules(statements or [], *before))
+                    candidates[FORWARDS].extend(self._sql_rules(statements or [], context, new_before))
             else:
-                self._track_new(app_label, operation)
-                self.renderer.forward(app_label, operation, state)
-            seen: set[str] = set()
-            for candidate in candidates:
-                rule_id = PREFIX + candidate.rule
-                if rule_id in seen:
-                    continue
-                seen.add(rule_id)
-                found.append(self._finding(migration, index, operation, candidate, accepted.get(rule_id), statements))
+                self._forward(app_label, operation, state)
+            for direction in directions:
+                seen: set[tuple[str, str | None]] = set()
+                for candidate in candidates[direction]:
+                    rule_id = PREFIX + candidate.rule
+                    if (rule_id, candidate.table) in seen:
+                        continue
+                    seen.add((rule_id, candidate.table))
+                    finding = self._finding(
+                        migration,
+                        index,
+                        operation,
+                        candidate,
+                        accepted.get(rule_id),
+                        statements,
+                        backwards=direction == BACKWARDS,
+                        third_party=third_party,
+                        data_only=data_only,
+                    )
+                    if candidate.window is not None:
+                        self._windows[id(finding)] = candidate.window
+                    found[direction].append(finding)
         return found
+
+    def _relative_path(self, migration: Migration) -> str:
+        key = (migration.app_label, migration.name)
+        if key not in self._paths:
+            self._paths[key] = planning.relative_path(migration_path(migration) or migration.name)
+        return self._paths[key]
+
+    def _forward(self, app_label: str, operation: Operation, state: ProjectState) -> None:
+        """Move ``state`` and the tables past ``operation`` without rendering its SQL."""
+        events = tables_module.events(app_label, operation, state, self.max_name_length)
+        self.renderer.forward(app_label, operation, state)
+        self.tables.apply(events)
+
+    def _renders(self, app_label: str, operation: Operation, state: ProjectState, candidates: list[_Candidate]) -> bool:
+        """Whether to render the SQL of ``operation``: for the rules that read it, or to show it in a finding."""
+        if not self.render_sql or not operation.reduces_to_sql or self._exempt(app_label, operation, state):
+            return False
+        if candidates:
+            return True
+        return self.vendor in _SQL_VENDORS and not isinstance(operation, _SQL_UNREAD)
+
+    # The end of the walk ------------------------------------------------------------------------
+
+    def finish(self, state: ProjectState) -> None:
+        """Remember what the new code (the state at the end of the plan) has, for :meth:`keep`."""
+        if not self._windows:
+            return
+        by_table = {
+            tables_module.table_of(key[0], model_state, self.max_name_length): model_state
+            for key, model_state in state.models.items()
+            if has_table(model_state)
+        }
+        self._final = {self.tables.identity(table): model_state for table, model_state in by_table.items()}
+
+    def keep(self, finding: SafetyFinding) -> bool:
+        """False for a rollback-window finding about something the new code does not use after all."""
+        window = self._windows.get(id(finding))
+        if window is None:
+            return True
+        model_state = (self._final or {}).get(window.identity)
+        if model_state is None:
+            return False  # the new code has no model on that table: nothing of it breaks
+        if window.column is None:
+            return True
+        columns = {self._column(f, name) for name, f in model_state.fields.items() if not f.many_to_many}
+        return (window.column in columns) == window.used
 
     def _finding(
         self,
@@ -312,16 +450,25 @@ class _Walker:
         candidate: _Candidate,
         accepted_reason: str | None,
         statements: list[str] | None,
+        *,
+        backwards: bool,
+        third_party: bool,
+        data_only: bool,
     ) -> SafetyFinding:
         rule = RULES[PREFIX + candidate.rule]
         names = candidate.names
         names.setdefault("app", migration.app_label)
         names.setdefault("migration", migration.name)
-        names.setdefault("migration_path", planning.relative_path(migration_path(migration) or migration.name))
-        names.setdefault("direction", self.direction)
+        names.setdefault("migration_path", self._relative_path(migration))
+        names.setdefault("direction", BACKWARDS if backwards else FORWARDS)
         severity = rule.severity
-        if candidate.rule == "irreversible" and self.backwards:
+        if candidate.rule == "irreversible" and backwards:
             severity = Severity.ERROR
+        extra: dict[str, Any] = {"database": self.connection.alias, "vendor": self.vendor}
+        if candidate.origin is not None:
+            extra[sizes.ORIGIN] = candidate.origin
+        if candidate.rule == "noop_reverse" and data_only:
+            extra["data_only"] = True
         return SafetyFinding(
             rule_id=rule.id,
             severity=severity,
@@ -331,18 +478,19 @@ class _Walker:
             operation=describe(operation),
             message=f"{migration.app_label}.{migration.name}: {candidate.message}",
             hint=hints_module.HINTS[candidate.rule](names),
-            when="rollback" if self.backwards else rule.when,
-            location=operation_location(migration, index),
+            when="rollback" if backwards else rule.when,
+            where=partial(operation_location, migration, index),
             accepted_reason=accepted_reason,
             sql_rendered=statements is not None,
             table=candidate.table,
             column=candidate.column,
-            sql=tuple(statements or ()),
-            extra={"database": self.connection.alias, "vendor": self.vendor},
+            sql=tuple(statements or ()) if not backwards else (),
+            third_party=third_party,
+            extra=extra,
         )
 
     def _invalid_acceptance(
-        self, migration: Migration, index: int | None, problem: str, location: Location | None
+        self, migration: Migration, index: int | None, problem: str, location: Callable[[], Location | None]
     ) -> SafetyFinding:
         rule = RULES[PREFIX + "acceptance_invalid"]
         return SafetyFinding(
@@ -355,7 +503,8 @@ class _Walker:
             message=problem,
             hint=hints_module.acceptance_invalid(_Names()),
             when="deploy",
-            location=location,
+            where=location,
+            third_party=_third_party(migration_path(migration)),
         )
 
     def _not_rendered(self, migration: Migration, index: int, operation: Operation, error: str) -> SafetyFinding:
@@ -373,8 +522,9 @@ class _Walker:
             ),
             hint=hints_module.sql_not_rendered(_Names(app=migration.app_label, migration=migration.name)),
             when="deploy",
-            location=operation_location(migration, index),
+            where=partial(operation_location, migration, index),
             sql_rendered=False,
+            third_party=_third_party(migration_path(migration)),
         )
 
     # SQL ----------------------------------------------------------------------------------------
@@ -390,7 +540,6 @@ class _Walker:
     def _render(
         self, app_label: str, operation: Operation, state: ProjectState, editor: BaseDatabaseSchemaEditor
     ) -> tuple[list[str] | None, str | None]:
-        self._track_new(app_label, operation)
         try:
             return self.renderer.render(app_label, operation, state, editor), None
         except Exception as exc:  # noqa: BLE001 (Wagtail's old AlterUniqueTogether: see the docs)
@@ -398,42 +547,43 @@ class _Walker:
 
     # The "new table" exemption ----------------------------------------------------------------
 
-    def _track_new(self, app_label: str, operation: Operation) -> None:
-        if self.backwards:
-            return
-        if isinstance(operation, ops.CreateModel):
-            self.new_models.add((app_label, operation.name_lower))
-        elif isinstance(operation, ops.RenameModel) and (app_label, operation.old_name_lower) in self.new_models:
-            self.new_models.discard((app_label, operation.old_name_lower))
-            self.new_models.add((app_label, operation.new_name_lower))
-        elif isinstance(operation, ops.DeleteModel):
-            self.new_models.discard((app_label, operation.name_lower))
-
-    def _exempt(self, app_label: str, operation: Operation) -> bool:
-        if not self.exempt_new_tables or self.backwards:
+    def _exempt(self, app_label: str, operation: Operation, state: ProjectState) -> bool:
+        """Whether ``operation`` works on a table the plan created (so nothing runs on it, and it is empty)."""
+        if not self.exempt_new_tables:
             return False
-        if isinstance(operation, ops.CreateModel):
+        if self.tables.all_new or isinstance(operation, ops.CreateModel):
             return True
+        model_state = self._operation_model(app_label, operation, state)
+        if model_state is None:
+            return False
+        return self.tables.is_new(self._table(app_label, model_state))
+
+    def _operation_model(self, app_label: str, operation: Operation, state: ProjectState) -> ModelState | None:
         model: str | None
         if isinstance(operation, ops.RenameModel):
             model = operation.old_name_lower
         else:
             model = getattr(operation, "model_name_lower", None) or getattr(operation, "name_lower", None)
-        return model is not None and (app_label, model) in self.new_models
+        return self._model(state, app_label, model) if model else None
+
+    def _without_table(self, app_label: str, operation: Operation, state: ProjectState) -> bool:
+        """An operation on an unmanaged, proxy or swapped model changes no table."""
+        if isinstance(operation, ops.CreateModel):
+            options = operation.options
+            return not options.get("managed", True) or bool(options.get("proxy"))
+        model_state = self._operation_model(app_label, operation, state)
+        return model_state is not None and not has_table(model_state)
 
     # Names from the state -------------------------------------------------------------------------
 
     def _table(self, app_label: str, model_state: ModelState) -> str:
-        db_table = model_state.options.get("db_table")
-        if db_table:
-            return str(db_table)
-        return truncate_name(f"{app_label}_{model_state.name_lower}", self.max_name_length)
+        return tables_module.table_of(app_label, model_state, self.max_name_length)
 
     def _default_table(self, app_label: str, model_name: str) -> str:
-        return truncate_name(f"{app_label}_{model_name.lower()}", self.max_name_length)
+        return tables_module.default_table(app_label, model_name, self.max_name_length)
 
     def _m2m_table(self, table: str, name: str, field_: Field[Any, Any]) -> str:
-        return str(getattr(field_, "db_table", None) or truncate_name(f"{table}_{name}", self.max_name_length))
+        return tables_module.m2m_table(table, name, field_, self.max_name_length)
 
     @staticmethod
     def _column(field_: Field[Any, Any], name: str) -> str:
@@ -467,27 +617,37 @@ class _Walker:
 
     # Operation rules --------------------------------------------------------------------------
 
-    def _operation_rules(self, app_label: str, operation: Operation, state: ProjectState) -> Iterator[_Candidate]:
+    def _operation_rules(
+        self, migration: Migration, operation: Operation, state: ProjectState, *, backwards: bool
+    ) -> Iterator[_Candidate]:
+        app_label = migration.app_label
         if isinstance(operation, ops.SeparateDatabaseAndState):
             # Only the database operations touch the database; they run against their own copy of the
             # state, as SeparateDatabaseAndState.database_forwards does.
+            if not operation.database_operations:
+                return
             database_state = ProjectState(
                 models={key: model.clone() for key, model in state.models.items()}, real_apps=state.real_apps
             )
             for inner in operation.database_operations:
-                yield from self._operation_rules(app_label, inner, database_state)
+                yield from self._operation_rules(migration, inner, database_state, backwards=backwards)
                 inner.state_forwards(app_label, database_state)
             return
-        yield from self._reversibility_rules(operation)
-        if self.backwards:
+        yield from self._reversibility_rules(operation, backwards=backwards)
+        if self._without_table(app_label, operation, state):
+            return
+        if backwards:
+            # Reported in reverse: the data-loss finding of an operation comes before its window finding.
+            yield from self._window_rules(app_label, operation, state)
             yield from self._backward_rules(app_label, operation, state)
-        elif not self._exempt(app_label, operation):
+        elif not self._exempt(app_label, operation, state):
             yield from self._forward_rules(app_label, operation, state)
+            yield from self._data_migration_rules(migration, operation, state)
 
-    def _reversibility_rules(self, operation: Operation) -> Iterator[_Candidate]:
+    def _reversibility_rules(self, operation: Operation, *, backwards: bool) -> Iterator[_Candidate]:
         what = describe(operation)
         if not operation.reversible:
-            if self.backwards:
+            if backwards:
                 message = f"{what} has no reverse: the rollback cannot be undone past this operation."
             else:
                 message = (
@@ -505,7 +665,7 @@ class _Walker:
                 f"{what} reverses as a no-op: a rollback takes the schema back, not the data.",
                 _Names(),
             )
-        elif self.backwards and isinstance(operation, (ops.RunPython, ops.RunSQL)):
+        elif backwards and isinstance(operation, (ops.RunPython, ops.RunSQL)):
             yield _Candidate(
                 "reverse_data_migration",
                 f"reversing {what} runs its reverse code, which changes the data written since the deploy too.",
@@ -782,6 +942,185 @@ class _Walker:
                 column=names["column"],
             )
 
+    # A data migration over a large table ---------------------------------------------------------
+
+    def _data_migration_rules(
+        self, migration: Migration, operation: Operation, state: ProjectState
+    ) -> Iterator[_Candidate]:
+        """RunPython (the models it loads with ``apps.get_model``) and RunSQL UPDATE/DELETE, on a table
+        that existed before the plan and runs in one transaction. Kept only when the table is large
+        (:mod:`django_cicd.migrations_safety.sizes`)."""
+        app_label = migration.app_label
+        what = describe(operation)
+        if isinstance(operation, ops.RunSQL):
+            for statement in tables_module.sql_statements(operation.sql):
+                match = _DML.match(statement)
+                if match is None:
+                    continue
+                table = match.group("table")
+                if self.exempt_new_tables and self.tables.is_new(table):
+                    continue
+                verb = match.group("verb").upper()
+                yield _Candidate(
+                    "data_migration_unbatched",
+                    f'{what} runs {verb} over "{table}" as one statement, in one transaction.',
+                    _Names(app=app_label, table=table, verb=verb),
+                    table=table,
+                    origin=self.tables.origin(table),
+                )
+            return
+        if not isinstance(operation, ops.RunPython) or not _in_one_transaction(migration, operation, self.connection):
+            return
+        for key in _code_models(operation, app_label, state):
+            model_state = state.models[key]
+            if not has_table(model_state):
+                continue
+            table = self._table(key[0], model_state)
+            if self.exempt_new_tables and self.tables.is_new(table):
+                continue
+            names = _Names(app=key[0], model=model_state.name, model_name=model_state.name_lower, table=table)
+            yield _Candidate(
+                "data_migration_unbatched",
+                f'{what} loads {model_state.name} ("{table}") and runs in one transaction: every row it changes '
+                "stays locked until the migration ends.",
+                names,
+                table=table,
+                origin=self.tables.origin(table),
+            )
+
+    # The rollback window: what reversing breaks for the new code --------------------------------
+
+    def _window_rules(self, app_label: str, operation: Operation, state: ProjectState) -> Iterator[_Candidate]:
+        """Findings about the new code that serves while the schema goes back; each is kept only if the
+        new code (the state at the end of the plan) still uses what it names (see :meth:`keep`)."""
+        if isinstance(operation, ops.RemoveField):
+            model_state = self._model(state, app_label, operation.model_name)
+            field_ = self._get_field(model_state, operation.name) if model_state is not None else None
+            if model_state is None or field_ is None or field_.many_to_many or isinstance(field_, GeneratedField):
+                return
+            if field_.null or field_.db_default is not NOT_PROVIDED or self._cannot_be_re_added(field_):
+                return  # nullable or with a database default: the new code's INSERTs still work
+            names = self._base_names(app_label, model_state, operation.name)
+            table, column = names["table"], names["column"]
+            default = _default_words(field_)
+            names["default"] = default
+            yield _Candidate(
+                "window_not_null_column",
+                f'reversing RemoveField adds "{table}"."{column}" back NOT NULL without a database default: until '
+                f"the previous image serves, the new release cannot add a {model_state.name} (its INSERTs leave the "
+                f"column out), and the existing rows get {default} instead of the values they had.",
+                names,
+                table=table,
+                column=column,
+                window=_Window(self.tables.identity(table), column, used=False),
+            )
+        elif isinstance(operation, ops.CreateModel):
+            table = str(operation.options.get("db_table") or self._default_table(app_label, operation.name))
+            names = _Names(app=app_label, model=operation.name, model_name=operation.name_lower, table=table)
+            yield _Candidate(
+                "window_drops_table",
+                f'reversing CreateModel drops table "{table}" while the new release still reads and writes '
+                f"{operation.name}.",
+                names,
+                table=table,
+                window=_Window(self.tables.identity(table)),
+            )
+        elif isinstance(operation, ops.AddField):
+            model_state = self._model(state, app_label, operation.model_name)
+            field_ = operation.field
+            if model_state is None or field_.many_to_many or isinstance(field_, GeneratedField):
+                return
+            names = self._base_names(app_label, model_state)
+            column = self._column(field_, operation.name)
+            names.update(field=operation.name, column=column)
+            yield _Candidate(
+                "window_drops_column",
+                f'reversing AddField drops "{names["table"]}"."{column}" while the new release still selects and '
+                f"writes {model_state.name}.{operation.name}.",
+                names,
+                table=names["table"],
+                column=column,
+                window=_Window(self.tables.identity(names["table"]), column),
+            )
+        elif isinstance(operation, (ops.RenameField, ops.RenameModel, ops.AlterModelTable)):
+            yield from self._window_renames(app_label, operation, state)
+        else:
+            yield from self._window_unique(app_label, operation, state)
+
+    def _window_renames(self, app_label: str, operation: Operation, state: ProjectState) -> Iterator[_Candidate]:
+        if isinstance(operation, ops.RenameField):
+            model_state = self._model(state, app_label, operation.model_name)
+            field_ = self._get_field(model_state, operation.old_name) if model_state is not None else None
+            if model_state is None or field_ is None or field_.many_to_many:
+                return
+            old, new = self._column(field_, operation.old_name), self._column(field_, operation.new_name)
+            if old == new:
+                return
+            names = self._base_names(app_label, model_state, operation.old_name)
+            names.update(new_field=operation.new_name, new_column=new, old_name=old, new_name=new)
+            yield _Candidate(
+                "window_rename",
+                f'reversing RenameField renames "{names["table"]}"."{new}" back to "{old}" while the new release '
+                f"still uses {model_state.name}.{operation.new_name}.",
+                names,
+                table=names["table"],
+                column=new,
+                window=_Window(self.tables.identity(names["table"])),
+            )
+            return
+        events = tables_module.events(app_label, operation, state, self.max_name_length)
+        renames = [event for event in events if event.kind == "rename"]
+        if not renames:
+            return
+        old, new = renames[0].table, str(renames[0].new)
+        model_state = self._operation_model(app_label, operation, state)
+        model = model_state.name if model_state is not None else "?"
+        names = _Names(app=app_label, model=model, table=new, old_name=old, new_name=new)
+        yield _Candidate(
+            "window_rename",
+            f'reversing {describe(operation)} renames table "{new}" back to "{old}" while the new release still '
+            f'queries "{new}".',
+            names,
+            table=new,
+            window=_Window(self.tables.identity(old)),
+        )
+
+    def _window_unique(self, app_label: str, operation: Operation, state: ProjectState) -> Iterator[_Candidate]:
+        """A unique constraint the deploy removed comes back: RemoveConstraint, AlterField, AlterUniqueTogether."""
+        name = getattr(operation, "model_name_lower", None) or getattr(operation, "name_lower", None)
+        model_state = self._model(state, app_label, name) if name else None
+        if model_state is None:
+            return
+        columns: list[str] = []
+        constraint = ""
+        if isinstance(operation, ops.RemoveConstraint):
+            found = next((c for c in model_state.options.get("constraints", []) if c.name == operation.name), None)
+            if isinstance(found, UniqueConstraint) and found.fields:
+                columns = [self._column_of(model_state, f) for f in found.fields]
+                constraint = found.name
+        elif isinstance(operation, ops.AlterField):
+            old = self._get_field(model_state, operation.name)
+            if old is not None and old.unique and not old.primary_key and not operation.field.unique:
+                columns = [self._column(old, operation.name)]
+        elif isinstance(operation, ops.AlterUniqueTogether):
+            new = {tuple(group) for group in (operation.option_value or ())}
+            removed = [g for g in model_state.options.get("unique_together") or () if tuple(g) not in new]
+            if removed:
+                columns = [self._column_of(model_state, f) for f in removed[0]]
+        if not columns:
+            return
+        names = self._base_names(app_label, model_state)
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        names.update(columns=quoted, name=constraint or f"unique ({quoted})")
+        yield _Candidate(
+            "window_unique",
+            f'reversing {describe(operation)} adds unique ({quoted}) back on "{names["table"]}": it fails on the '
+            "duplicates the new release wrote since the deploy, and its duplicate writes fail afterwards.",
+            names,
+            table=names["table"],
+            window=_Window(self.tables.identity(names["table"])),
+        )
+
     @staticmethod
     def _cannot_be_re_added(field_: Field[Any, Any]) -> bool:
         if field_.null or field_.has_default() or field_.db_default is not NOT_PROVIDED:
@@ -823,15 +1162,18 @@ class _Walker:
 
     # SQL rules --------------------------------------------------------------------------------
 
-    def _sql_context(
-        self, app_label: str, operation: Operation, state: ProjectState
-    ) -> tuple[_Names, tuple[Field[Any, Any], Field[Any, Any]] | None]:
-        """The names and the (old, new) field of an AlterField, read before the operation changes the state."""
-        names = _Names()
+    def _sql_context(self, app_label: str, operation: Operation, state: ProjectState) -> _SqlContext:
+        """The names, the (old, new) field of an AlterField, and the tables of the indexes a RunSQL
+        drops, read before the operation changes the state."""
+        if isinstance(operation, ops.RunSQL):
+            dropped = {
+                m.group("name") for s in tables_module.sql_statements(operation.sql) if (m := _DROP_INDEX.match(s))
+            }
+            return _SqlContext(_Names(), None, self._index_tables(state, dropped) if dropped else {})
         model_name = getattr(operation, "model_name_lower", None) or getattr(operation, "name_lower", None)
         model_state = self._model(state, app_label, model_name) if model_name else None
         if model_state is None:
-            return names, None
+            return _SqlContext(_Names())
         field_name = getattr(operation, "name", None) if isinstance(operation, FieldOperation) else None
         names = self._base_names(app_label, model_state, field_name)
         if isinstance(operation, ops.AddField):
@@ -839,21 +1181,50 @@ class _Walker:
         if isinstance(operation, ops.AlterField):
             old = self._get_field(model_state, operation.name)
             if old is not None:
-                return names, (old, operation.field)
-        return names, None
+                return _SqlContext(names, (old, operation.field))
+        return _SqlContext(names)
 
-    def _sql_rules(
-        self, statements: list[str], base: _Names, alter: tuple[Field[Any, Any], Field[Any, Any]] | None
-    ) -> Iterator[_Candidate]:
-        if self.vendor not in ("postgresql", "mysql"):
+    def _index_tables(self, state: ProjectState, wanted: set[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for (app_label, _name), model_state in state.models.items():
+            for item in [*model_state.options.get("indexes", []), *model_state.options.get("constraints", [])]:
+                if getattr(item, "name", None) in wanted:
+                    found[item.name] = self._table(app_label, model_state)
+        return found
+
+    def _sql_rules(self, statements: list[str], context: _SqlContext, new_before: set[str]) -> Iterator[_Candidate]:
+        if self.vendor not in _SQL_VENDORS:
             return
         for statement in statements:
-            names = _Names(base)
-            names["table"] = _table_of(statement) or base["table"]
+            names = _Names(context.names)
+            dropped = _DROP_INDEX.match(statement)
+            table = _table_of(statement) or (
+                context.index_tables.get(dropped.group("name"), context.names["table"]) if dropped else None
+            )
+            names["table"] = table or context.names["table"]
+            if self.exempt_new_tables and (names["table"] in new_before or self.tables.is_new(names["table"])):
+                continue  # a table this plan created: nothing to lock yet
             if self.vendor == "postgresql":
-                yield from self._pg_rules(statement, names, alter)
+                candidates = list(self._pg_rules(statement, names, context.alter))
+                if dropped and not dropped.group("concurrently"):
+                    candidates.append(self._pg_drop_index(statement, names, dropped.group("name")))
             else:
-                yield from self._mysql_rules(statement, names, alter)
+                candidates = list(self._mysql_rules(statement, names, context.alter))
+            for candidate in candidates:
+                if candidate.table and candidate.table != "?":
+                    candidate.origin = self.tables.origin(candidate.table)
+                yield candidate
+
+    def _pg_drop_index(self, statement: str, names: _Names, index: str) -> _Candidate:
+        table = names["table"]
+        concurrent = re.sub(r"^(\s*DROP\s+INDEX)\s+", r"\1 CONCURRENTLY ", statement.strip().rstrip(";"), flags=re.I)
+        return _Candidate(
+            "pg_drop_index_not_concurrent",
+            f'DROP INDEX "{index}" without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on "{table}": reads and writes '
+            "queue behind it until it ends.",
+            _Names(names, name=index, concurrent_sql=concurrent),
+            table=None if table == "?" else table,
+        )
 
     def _pg_rules(
         self, statement: str, names: _Names, alter: tuple[Field[Any, Any], Field[Any, Any]] | None
@@ -989,6 +1360,88 @@ _VARCHAR = re.compile(r"^varchar\((\d+)\)$")
 _NUMERIC = re.compile(r"^numeric\((\d+),\s*(\d+)\)$")
 _TEXT = {"text", "longtext", "mediumtext"}
 _INTEGERS = ["smallint", "integer", "bigint"]
+
+
+_DROP_INDEX = re.compile(
+    rf"^\s*DROP\s+INDEX\s+(?P<concurrently>CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?(?:{_Q}\w+{_Q}\.)?{_Q}(?P<name>[^\s\"`;]+){_Q}",
+    re.I,
+)
+_DML = re.compile(
+    rf"^\s*(?:WITH\b.*?\)\s*)?(?P<verb>UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?(?:{_Q}\w+{_Q}\.)?{_Q}(?P<table>\w+){_Q}",
+    re.I | re.S,
+)
+
+
+def _in_one_transaction(migration: Migration, operation: Operation, connection: BaseDatabaseWrapper) -> bool:
+    """Whether ``migrate`` runs ``operation`` inside one transaction (``Migration.apply``'s rule)."""
+    atomic = getattr(operation, "atomic", False)
+    whole_migration = connection.features.can_rollback_ddl and migration.atomic
+    return bool(whole_migration or atomic or (migration.atomic and atomic is not False))
+
+
+def _code_constants(code: Any) -> set[str]:
+    """The string constants of a function and of the functions nested in it."""
+    found: set[str] = set()
+    queue = [getattr(code, "__code__", None)]
+    while queue:
+        current = queue.pop()
+        if not isinstance(current, CodeType):
+            continue
+        for constant in current.co_consts:
+            if isinstance(constant, str):
+                found.add(constant)
+            elif isinstance(constant, CodeType):
+                queue.append(constant)
+    return found
+
+
+def _code_models(operation: ops.RunPython, app_label: str, state: ProjectState) -> list[tuple[str, str]]:
+    """The models a RunPython names the way ``apps.get_model`` is called: ("app", "Model") or "app.Model",
+    and the model of its ``hints``."""
+    constants = _code_constants(operation.code)
+    found: set[tuple[str, str]] = set()
+    hinted = operation.hints.get("model_name") if isinstance(operation.hints, dict) else None
+    if isinstance(hinted, str):
+        found.add((app_label, hinted.lower()))
+    labels = {key[0] for key in state.models}
+    apps_named = {c for c in constants if c in labels}
+    for constant in constants:
+        if "." in constant:
+            app, _, model = constant.partition(".")
+            found.add((app, model.lower()))
+        else:
+            found.update((app, constant.lower()) for app in apps_named)
+    return sorted(key for key in found if key in state.models)
+
+
+def _data_only(migration: Migration) -> bool:
+    """A migration that changes data and no schema: RunPython, and RunSQL without DDL."""
+    if not migration.operations:
+        return False
+    for operation in migration.operations:
+        if isinstance(operation, ops.RunPython):
+            continue
+        if isinstance(operation, ops.RunSQL) and not operation.state_operations:
+            statements = tables_module.sql_statements(operation.sql)
+            if statements and all(_DATA_STATEMENT.match(s) for s in statements):
+                continue
+        return False
+    return True
+
+
+_DATA_STATEMENT = re.compile(r"^\s*(?:WITH\b|UPDATE\b|DELETE\b|INSERT\b|SELECT\b)", re.I)
+
+
+def _default_words(field_: Field[Any, Any]) -> str:
+    """What a re-added column is filled with, in words."""
+    if getattr(field_, "auto_now", False) or getattr(field_, "auto_now_add", False):
+        return "the time of the rollback"
+    if field_.has_default():
+        default = field_.default
+        if callable(default):
+            return f"the value of {getattr(default, '__qualname__', 'its default')}()"
+        return f"the default {default!r}"
+    return "an empty string"
 
 
 def _table_of(statement: str) -> str | None:

@@ -190,6 +190,32 @@ def mysql_table_copy(n: Names) -> str:
     return change_type(n)
 
 
+def pg_drop_index_not_concurrent(n: Names) -> str:
+    return _steps(
+        "Move the removal into its own migration with atomic = False.",
+        f'Drop it with django.contrib.postgres.operations.RemoveIndexConcurrently("{n["model_name"]}", '
+        f'"{n["name"]}"), or with SeparateDatabaseAndState(state_operations=[<this operation>], '
+        f"database_operations=[migrations.RunSQL('{n['concurrent_sql']}')]).",
+        "Run it with a lock_timeout (CICD['LOCK_TIMEOUT']): even CONCURRENTLY waits for the transactions "
+        f'that use "{n["table"]}" to end.',
+    )
+
+
+def data_migration_unbatched(n: Names) -> str:
+    return _steps(
+        "Move the data change into its own migration with atomic = False, so that nothing else waits on its "
+        "transaction.",
+        f'Change "{n["table"]}" in batches of a few thousand primary keys, each batch in its own transaction: '
+        + (
+            f'loop over {n["model"]}.objects.filter(pk__gt=last).order_by("pk")[:1000] inside transaction.atomic().'
+            if n.get("model")
+            else "repeat the statement with a WHERE on a range of ids, one range per transaction."
+        ),
+        "Or run the backfill outside the deploy (a management command or a background job) and keep only "
+        "the schema change in the migration.",
+    )
+
+
 def irreversible(n: Names) -> str:
     if n.get("direction") == "backwards":
         return _steps(
@@ -246,6 +272,59 @@ def reverse_not_null_without_default(n: Names) -> str:
     )
 
 
+def window_not_null_column(n: Names) -> str:
+    return _steps(
+        f"Keep the window short: reverse the schema and switch to the previous image in one go (rollback_release "
+        f'does both). Inserts into "{n["table"]}" by the new release fail in between; to have none, stop the '
+        f"writes to {n['model']} (maintenance mode, or scale the writers down) for the rollback.",
+        "Do not switch the image first: the previous release selects the column, which is not back yet.",
+        f'The rows get {n["default"]} in "{n["column"]}"; if the values they had matter, restore the backup '
+        "taken before the deploy instead: python manage.py rollback_release --restore-backup.",
+        f"For the future: remove a NOT NULL field in two releases (first give {n['model']}.{n['field']} a "
+        "db_default or make it nullable, then remove it); its reverse then adds a column the new code's "
+        "INSERTs can leave out.",
+    )
+
+
+def window_unique(n: Names) -> str:
+    return _steps(
+        f'Count the duplicates written since the deploy: SELECT {n["columns"]}, COUNT(*) FROM "{n["table"]}" '  # noqa: S608 (advice text)
+        f"GROUP BY {n['columns']} HAVING COUNT(*) > 1; the reversal stops on the first one.",
+        "Resolve them (merge or delete the extra rows) with a script you keep, right before the rollback.",
+        "Switch to the previous image first (it expects the constraint and does not rely on duplicates), then "
+        "reverse the migrations with this release's code: the new release's duplicate writes then never meet "
+        "the constraint.",
+    )
+
+
+def window_drops_table(n: Names) -> str:
+    return _steps(
+        f'Switch to the previous image first: it does not know "{n["table"]}", so dropping it later breaks nothing.',
+        "Then reverse the migrations with this release's code (its files hold the reverse): run "
+        "python manage.py rollback_release from this release's image, after the previous image serves.",
+        f'Count what the drop loses before it: SELECT COUNT(*) FROM "{n["table"]}".',  # noqa: S608 (advice text)
+    )
+
+
+def window_drops_column(n: Names) -> str:
+    return _steps(
+        f'Switch to the previous image first: it does not select "{n["table"]}"."{n["column"]}", so dropping the '
+        "column later breaks nothing.",
+        "Then reverse the migrations with this release's code (its files hold the reverse): run "
+        "python manage.py rollback_release from this release's image, after the previous image serves.",
+    )
+
+
+def window_rename(n: Names) -> str:
+    return _steps(
+        f'Neither order is safe: the new release needs "{n["new_name"]}", the previous one "{n["old_name"]}". '
+        "Stop the traffic that uses it (maintenance mode) for the rollback, or accept errors for its duration.",
+        "Reverse the schema and switch the image in one go (rollback_release does both) to keep that window short.",
+        "For the future: rename in the code only (db_column= / Meta.db_table=), or add the new name, write "
+        "both, switch the reads, and drop the old one later (expand, then contract).",
+    )
+
+
 def acceptance_invalid(n: Names) -> str:
     return _steps(
         'Give each acceptance a reason: cicd_accept = {"cicd.safety.<rule>": "why the risk is acceptable here"}.',
@@ -283,6 +362,13 @@ HINTS: dict[str, Callable[[Names], str]] = {
     "reverse_drops_table": reverse_drops_table,
     "reverse_data_migration": reverse_data_migration,
     "reverse_not_null_without_default": reverse_not_null_without_default,
+    "pg_drop_index_not_concurrent": pg_drop_index_not_concurrent,
+    "data_migration_unbatched": data_migration_unbatched,
+    "window_not_null_column": window_not_null_column,
+    "window_unique": window_unique,
+    "window_drops_table": window_drops_table,
+    "window_drops_column": window_drops_column,
+    "window_rename": window_rename,
     "acceptance_invalid": acceptance_invalid,
     "sql_not_rendered": sql_not_rendered,
 }

@@ -104,6 +104,9 @@ class PartialRenderer:
 
     def forward(self, app_label: str, operation: Operation, state: ProjectState) -> None:
         """``operation.state_forwards`` on ``state``, forgetting what it changes."""
+        if not self._classes:
+            operation.state_forwards(app_label, state)  # nothing rendered yet: nothing to forget
+            return
         try:
             keys: set[Key] | None = None
             if not isinstance(operation, ops.SeparateDatabaseAndState):
@@ -290,7 +293,8 @@ def _touched(app_label: str, operation: Operation, state: ProjectState, *, befor
     if isinstance(operation, ops.DeleteModel):
         return {(app_label, operation.name_lower)} if before else set()
     if isinstance(operation, ops.RenameField):
-        return _with_referrers(state, {(app_label, operation.model_name_lower)})
+        key = (app_label, operation.model_name_lower)
+        return _with_referrers(state, {key}) if _renames_key(operation, state.models.get(key), before) else {key}
     if isinstance(operation, ops.AlterField):
         key = (app_label, operation.model_name_lower)
         return _with_referrers(state, {key}) if _alters_key(operation, state.models.get(key)) else {key}
@@ -303,14 +307,25 @@ def _touched(app_label: str, operation: Operation, state: ProjectState, *, befor
 
 def _follows_referrers(app_label: str, operation: Operation, state: ProjectState) -> bool:
     """Whether the schema editor looks at the relations pointing to the model: it does when a table
-    is renamed, a column renamed, or a primary key or unique column altered (the constraints of the
-    foreign keys to it are dropped and made again)."""
-    if isinstance(operation, ops.RenameModel | ops.RenameField):
+    is renamed, or a primary key or unique column renamed or altered (the constraints of the foreign
+    keys to it are dropped and made again)."""
+    if isinstance(operation, ops.RenameModel):
         return True
+    if isinstance(operation, ops.RenameField):
+        return _renames_key(operation, state.models.get((app_label, operation.model_name_lower)), before=True)
     if not isinstance(operation, ops.AlterField):
         return False
     model_state = state.models.get((app_label, operation.model_name_lower))
     return _alters_key(operation, model_state)
+
+
+def _renames_key(operation: ops.RenameField, model_state: ModelState | None, before: bool) -> bool:
+    """Whether the renamed field is a primary key or unique: only then does the schema editor look at
+    the relations pointing to it (a plain column rename touches no other table)."""
+    if model_state is None:
+        return True
+    field = model_state.fields.get(operation.old_name if before else operation.new_name)
+    return field is None or field.primary_key or field.unique
 
 
 def _alters_key(operation: ops.AlterField, model_state: ModelState | None) -> bool:

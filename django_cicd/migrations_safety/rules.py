@@ -29,6 +29,9 @@ class Rule:
     acceptable: bool = True
     #: Analysed in which direction of a plan: "forwards", "backwards" or both.
     directions: tuple[str, ...] = ("forwards",)
+    #: Graded by the size of the table (a lock or a rewrite): an error from
+    #: ``CICD["MIGRATION_SAFETY"]["SMALL_TABLE_ROWS"]`` rows, a warning under it.
+    sized: bool = False
 
     def applies_to(self, vendor: str) -> bool:
         return not self.vendors or vendor in self.vendors
@@ -44,8 +47,9 @@ def _rule(
     when: str = "deploy",
     acceptable: bool = True,
     directions: tuple[str, ...] = ("forwards",),
+    sized: bool = False,
 ) -> Rule:
-    return Rule(PREFIX + name, title, severity, vendors, when, explanation, acceptable, directions)
+    return Rule(PREFIX + name, title, severity, vendors, when, explanation, acceptable, directions, sized)
 
 
 E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -123,6 +127,7 @@ _ALL = [
         "CREATE INDEX takes a SHARE lock: every INSERT, UPDATE and DELETE on the table waits until the "
         "index is built, which on a large table takes minutes.",
         vendors=("postgresql",),
+        sized=True,
     ),
     _rule(
         "pg_foreign_key_not_valid",
@@ -131,6 +136,7 @@ _ALL = [
         "Adding a foreign key checks every row while holding a SHARE ROW EXCLUSIVE lock on both tables, "
         "blocking writes to both.",
         vendors=("postgresql",),
+        sized=True,
     ),
     _rule(
         "pg_check_not_valid",
@@ -138,6 +144,7 @@ _ALL = [
         E,
         "Adding a check constraint scans every row under an ACCESS EXCLUSIVE lock: reads and writes wait.",
         vendors=("postgresql",),
+        sized=True,
     ),
     _rule(
         "pg_set_not_null",
@@ -146,6 +153,7 @@ _ALL = [
         "ALTER COLUMN ... SET NOT NULL scans every row under an ACCESS EXCLUSIVE lock unless a valid "
         "CHECK (column IS NOT NULL) constraint already proves it.",
         vendors=("postgresql",),
+        sized=True,
     ),
     _rule(
         "pg_column_rewrite",
@@ -154,6 +162,7 @@ _ALL = [
         "Most type changes rewrite the whole table and its indexes under an ACCESS EXCLUSIVE lock. "
         "Widening a varchar or turning it into text does not.",
         vendors=("postgresql",),
+        sized=True,
     ),
     _rule(
         "pg_volatile_default",
@@ -162,6 +171,7 @@ _ALL = [
         "A volatile default (random(), gen_random_uuid(), clock_timestamp(), a sequence) is computed "
         "per row, so PostgreSQL rewrites the table under an ACCESS EXCLUSIVE lock.",
         vendors=("postgresql",),
+        sized=True,
     ),
     _rule(
         "mysql_table_copy",
@@ -170,6 +180,25 @@ _ALL = [
         "MySQL and MariaDB run this change with ALGORITHM=COPY: the table is copied row by row and "
         "writes are blocked until the copy ends.",
         vendors=("mysql",),
+        sized=True,
+    ),
+    _rule(
+        "pg_drop_index_not_concurrent",
+        "An index is dropped without CONCURRENTLY",
+        E,
+        "DROP INDEX takes an ACCESS EXCLUSIVE lock on the table: while it waits for running queries to "
+        "finish, every read and write queued behind it waits too.",
+        vendors=("postgresql",),
+        sized=True,
+    ),
+    _rule(
+        "data_migration_unbatched",
+        "A data migration goes over a large table in one transaction",
+        E,
+        "A RunPython or an UPDATE/DELETE in RunSQL over a large table runs as one transaction: every row it "
+        "changes stays locked until the migration ends, the transaction holds back vacuum and replication, "
+        "and a failure near the end throws all of it away.",
+        sized=True,
     ),
     # --- cannot be undone --------------------------------------------------------------------------
     _rule(
@@ -223,6 +252,53 @@ _ALL = [
         E,
         "Reversing RemoveField adds the column back; a NOT NULL column without a default cannot be "
         "added to a table that has rows (Django ticket #26739), so the rollback stops there.",
+        when="rollback",
+        directions=BACK,
+    ),
+    # --- breaks the new code while the schema goes back (analysed on backwards plans) -------------
+    _rule(
+        "window_not_null_column",
+        "Reversing RemoveField re-adds a NOT NULL column the new code does not write",
+        W,
+        "The rollback adds the column back NOT NULL without a database default, while the new release, "
+        "which does not know the column, keeps serving: its INSERTs fail until the previous image runs. "
+        "The rows get the model's default, not the values they had before the deploy.",
+        when="rollback",
+        directions=BACK,
+    ),
+    _rule(
+        "window_unique",
+        "Reversing re-adds a unique constraint the new code does not respect",
+        W,
+        "The new release may have written duplicates since the deploy: the reversal fails on them, and once "
+        "the constraint is back, the new release's duplicate writes fail until the previous image runs.",
+        when="rollback",
+        directions=BACK,
+    ),
+    _rule(
+        "window_drops_table",
+        "Reversing drops a table the new code uses",
+        W,
+        "The rollback drops the table while the new release still reads and writes it: its requests on "
+        "that model fail until the previous image runs.",
+        when="rollback",
+        directions=BACK,
+    ),
+    _rule(
+        "window_drops_column",
+        "Reversing drops a column the new code uses",
+        W,
+        "The rollback drops the column while the new release still selects and writes it: every query on "
+        "that model fails until the previous image runs.",
+        when="rollback",
+        directions=BACK,
+    ),
+    _rule(
+        "window_rename",
+        "Reversing renames a table or column back while the new code uses the new name",
+        W,
+        "The new release queries the name the deploy gave; once the rollback renames it back, those "
+        "queries fail until the previous image runs, and the previous image fails before the rename.",
         when="rollback",
         directions=BACK,
     ),

@@ -23,7 +23,7 @@ from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.loader import MigrationLoader
 
 from django_cicd import planning
-from django_cicd.migrations_safety.analysis import SafetyReport, analyse_plan
+from django_cicd.migrations_safety.analysis import SafetyReport, analyse_both, analyse_plan
 from django_cicd.migrations_safety.locations import migration_path
 
 Key = tuple[str, str]
@@ -139,6 +139,20 @@ def analyse_selection(
     if direction == "backwards":
         plan = [planning.PlanStep(step.migration, backwards=True) for step in reversed(plan)]
     return analyse_plan(plan, database=database, loader=loader, direction=direction, only=set(keys), **options)
+
+
+def analyse_selection_both(
+    selection: Selection | Iterable[Key],
+    *,
+    database: str = DEFAULT_DB_ALIAS,
+    loader: MigrationLoader | None = None,
+    table_sizes: bool = True,
+) -> tuple[SafetyReport, SafetyReport]:
+    """:func:`analyse_selection` forwards and backwards, from one walk (see :func:`analyse_both`)."""
+    keys = selection.keys if isinstance(selection, Selection) else list(selection)
+    loader = loader if loader is not None else planning.load_graph()
+    plan = [planning.PlanStep(loader.graph.nodes[key]) for key in _span(loader, keys)]
+    return analyse_both(plan, database=database, loader=loader, only=set(keys), table_sizes=table_sizes)
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from django_cicd.checks.context import CheckContext
 from django_cicd.checks.registry import register
-from django_cicd.migrations_safety import SafetyReport, Selection, analyse_plan, analyse_selection
+from django_cicd.migrations_safety import SafetyReport, Selection, analyse_both
 from django_cicd.migrations_safety.rules import PREFIX
-from django_cicd.planning import PlanStep
+from django_cicd.migrations_safety.sources import analyse_selection_both
 from django_cicd.report import Finding, Severity
 
 #: ``CheckContext.options`` key of a :class:`Selection` (predeploy --migrations-since / --migrations).
@@ -27,25 +27,33 @@ def _prefixed(alias: str, finding: Finding) -> Finding:
     return finding
 
 
-def _reports(ctx: CheckContext, direction: str) -> Iterator[tuple[str, SafetyReport] | Finding]:
-    """The report per database of the selection predeploy was given, else of the plan pending there."""
+def _analysed(ctx: CheckContext) -> list[tuple[str, SafetyReport, SafetyReport] | Finding]:
+    """Per database, the forwards report of the selection predeploy was given (else of the plan pending
+    there) and the backwards report of its reversal: one walk for both checks, kept on the context."""
+    cached: list[tuple[str, SafetyReport, SafetyReport] | Finding] | None = ctx.__dict__.get("_safety_reports")
+    if cached is not None:
+        return cached
+    found: list[tuple[str, SafetyReport, SafetyReport] | Finding] = []
     selection: Selection | None = ctx.options.get(SELECTION_OPTION)
     if selection is not None and not selection.keys:
-        yield Finding(
-            message=f"no migration selected ({selection.description}): {selection.empty_reason}.",
-            severity=Severity.INFO,
+        found.append(
+            Finding(
+                message=f"no migration selected ({selection.description}): {selection.empty_reason}.",
+                severity=Severity.INFO,
+            )
         )
-        return
-    for alias in ctx.databases:
-        if selection is not None:
-            yield alias, analyse_selection(selection, database=alias, loader=ctx.loader, direction=direction)
-            continue
-        plan = ctx.plan(alias)
-        if not plan:
-            continue
-        if direction == "backwards":
-            plan = [PlanStep(step.migration, backwards=True) for step in reversed(plan)]
-        yield alias, analyse_plan(plan, database=alias, loader=ctx.loader, direction=direction)
+    else:
+        for alias in ctx.databases:
+            if selection is not None:
+                forwards, backwards = analyse_selection_both(selection, database=alias, loader=ctx.loader)
+            else:
+                plan = ctx.plan(alias)
+                if not plan:
+                    continue
+                forwards, backwards = analyse_both(plan, database=alias, loader=ctx.loader)
+            found.append((alias, forwards, backwards))
+    ctx.__dict__["_safety_reports"] = found
+    return found
 
 
 @register(
@@ -57,11 +65,11 @@ def migration_safety(ctx: CheckContext) -> Iterator[Finding]:
     a table on this vendor (indexes without CONCURRENTLY, constraints validated at once, table copies),
     with numbered safe steps. Operations on tables created by the same plan are not flagged.
     predeploy --migrations-since REF or --migrations APP.NAME,... analyses those migrations instead."""
-    for item in _reports(ctx, "forwards"):
+    for item in _analysed(ctx):
         if isinstance(item, Finding):
             yield item
             continue
-        alias, report = item
+        alias, report, _backwards = item
         for finding in report.findings:
             if finding.rule_id not in REVERSIBILITY_RULES:
                 yield _prefixed(alias, finding.as_finding())
@@ -74,11 +82,18 @@ def migrations_reversible(ctx: CheckContext) -> Iterator[Finding]:
     """Reverses the pending plan on paper: operations without a reverse (RunPython/RunSQL without
     reverse_code/reverse_sql) make the deploy impossible to roll back except from a backup; a no-op
     reverse takes the schema back and leaves the data as migrated."""
-    for item in _reports(ctx, "backwards"):
+    for item in _analysed(ctx):
         if isinstance(item, Finding):
             yield item
             continue
-        alias, report = item
+        alias, _forwards, report = item
         for finding in report.findings:
-            if finding.rule_id in REVERSAL_BLOCKERS:
-                yield _prefixed(alias, finding.as_finding())
+            if finding.rule_id not in REVERSAL_BLOCKERS:
+                continue
+            reported = _prefixed(alias, finding.as_finding())
+            if finding.extra.get("data_only") and reported.severity == Severity.WARNING:
+                # A data clean-up with a no-op reverse: the schema goes back and the data stays cleaned,
+                # which the previous release lives with. Shown (rollback_release --plan shows it too), not failing.
+                reported.severity = Severity.INFO
+                reported.message += " (the migration only changes data: reported, not failing predeploy)"
+            yield reported

@@ -1,0 +1,18 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+
+    operations = [
+        migrations.CreateModel(
+            name="Gadget",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=100)),
+                ("legacy", models.CharField(max_length=50, null=True)),
+                ("nickname", models.CharField(max_length=30, null=True)),
+            ],
+        ),
+    ]
