@@ -24,7 +24,6 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
-from xml.sax.saxutils import escape as xml_escape
 
 from django.conf import settings
 
@@ -162,6 +161,10 @@ def _encoded_forms(secret: str) -> set[str]:
     """How a secret looks once something has quoted or encoded it: a shell command line (``shlex.quote``,
     backslash escapes), a URL (percent-encoding, ``+`` for spaces), JSON, Python's repr, XML, GitHub
     workflow commands, Markdown tables."""
+    # Imported here: xml.sax.saxutils imports urllib.request, http.client and email, which settings
+    # modules (that import this module through django_cicd.env) would otherwise pay for.
+    from xml.sax.saxutils import escape as xml_escape
+
     forms = {
         secret,
         shlex.quote(secret),

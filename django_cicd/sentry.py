@@ -211,6 +211,11 @@ def init_sentry(
     _state["arguments"] = {"base_dir": base_dir, "environment": environment, "release": release}
     if not setup.enabled:
         return setup
+    with contextlib.suppress(ImportError):  # sdk() below raises MissingExtra, naming the extra
+        # Imported here first, not through sdk() (four calls deeper): on CPython 3.11+ an import at
+        # an unlucky stack depth made sentry-sdk's import map and unmap a stack chunk hundreds of
+        # times (CPython gh-142183), 20-30 ms of CPU; see "Start-up cost" in docs/sentry.md.
+        import sentry_sdk as _sentry_sdk  # noqa: F401
     sentry_sdk = sdk()
     options: dict[str, Any] = {**setup.options, **sdk_options}
     user_before_send = before_send

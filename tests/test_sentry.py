@@ -71,6 +71,23 @@ def test_without_dsn_init_does_nothing_and_imports_nothing(clean_environ):
     assert result.stdout == "False False\n"
 
 
+def test_settings_time_imports_nothing_heavy(clean_environ):
+    # What the contract and init_sentry import beyond what plain django-environ settings do: these
+    # modules are not needed to read the environment (a settings module must stay cheap to import).
+    heavy = ("django.db", "django_cicd.migrations_safety", "django_cicd.checks", "docker", "sentry_sdk")
+    heavy += ("urllib.request", "http.client", "email")  # pulled in by xml.sax.saxutils
+    code = (
+        "import sys, environ, django.conf; before = set(sys.modules)\n"
+        "from django_cicd import env; from django_cicd.sentry import VARIABLES, init_sentry\n"
+        "E = env.Contract(env.Var('DATABASE_URL', 'db_url', default='sqlite:///db'), *VARIABLES).load()\n"
+        "init_sentry(E)\n"
+        f"heavy = {heavy!r}; below = tuple(name + '.' for name in heavy)\n"
+        "print(sorted(m for m in set(sys.modules) - before if m in heavy or m.startswith(below)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout == "[]\n"
+
+
 def test_invalid_dsn_is_one_sentence_without_the_key(clean_environ):
     from django.core.exceptions import ImproperlyConfigured
 
