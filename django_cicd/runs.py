@@ -220,7 +220,8 @@ class StepResult:
     app: str
     name: str
     atomic: bool = True
-    #: pending, running, applied, reversed, failed, undone (by recovery)
+    #: pending, running, applied, reversed, faked (recorded or unrecorded only: --fake, --fake-initial),
+    #: failed, undone (by recovery)
     status: str = "pending"
     seconds: float | None = None
     backwards: bool = False
@@ -530,6 +531,7 @@ class Run:
             self.result.note(f"no backup taken (--no-backup): a failed {job.command} can only be undone by reversing")
         self.catalog_before = self.vendor.catalog(self.connection) if self.vendor else None
         fields = job.row(self)
+        kind = fields.pop("kind", job.kind)  # safe_migrate to a backward target records a rollback
         details = {
             "session": self.vendor.session_id(self.connection) if self.vendor else {},
             "objects_before": sorted(
@@ -540,7 +542,7 @@ class Run:
             **fields.pop("details", {}),
         }
         self.row = ledger.start(
-            kind=job.kind,
+            kind=kind,
             database=self.alias,
             state_before=self.result.state_before,
             plan=[s.as_dict() for s in self.result.steps],
@@ -560,6 +562,8 @@ class Run:
         self._failed(failure)
 
     def _wants_backup(self) -> bool:
+        if getattr(self.job, "records_only", False):
+            return False  # --fake: only django_migrations rows change, and the ledger row lists them
         return bool(self.result.steps) or bool(getattr(self.job, "changes_without_steps", False))
 
     # -- backup --------------------------------------------------------------------------------------------
@@ -688,9 +692,12 @@ class Run:
         steps: Sequence[StepResult],
         *,
         recovering: bool = False,
+        fake: bool = False,
+        fake_initial: bool = False,
     ) -> Failure | None:
         """Run ``plan`` (all forwards or all backwards) migration by migration, timed, under the session
-        timeouts, with the migrate signals, each statement guarded. Returns None, or the Failure."""
+        timeouts, with the migrate signals, each statement guarded. Returns None, or the Failure.
+        ``fake`` and ``fake_initial`` mean what they mean to ``migrate``; a faked step ends ``faked``."""
         assert self.vendor is not None
         backwards = bool(plan) and plan[0][1]
         verb = "unapply" if backwards else "apply"
@@ -701,7 +708,7 @@ class Run:
         catalog_before_step: list[Catalog | None] = [None]
         connection = self.connection
 
-        def callback(action: str, migration: Migration | None = None, fake: bool = False) -> None:
+        def callback(action: str, migration: Migration | None = None, faked: bool = False) -> None:
             step = by_key.get((migration.app_label, migration.name)) if migration is not None else None
             if step is None or migration is None:
                 return
@@ -721,7 +728,7 @@ class Run:
                 if not recovering:
                     self.record_progress(step=info)
             elif action == f"{verb}_success":
-                step.status = done if not recovering else "undone"
+                step.status = ("faked" if faked else done) if not recovering else "undone"
                 step.seconds = time.monotonic() - started[step.key]
                 if not recovering:
                     self.record_progress(step=None)
@@ -753,7 +760,7 @@ class Run:
                 tracker,
             ):
                 emit_pre_migrate_signal(0, False, self.alias, apps=global_apps, plan=plan)
-                executor.migrate(targets, plan=plan)
+                executor.migrate(targets, plan=plan, fake=fake, fake_initial=fake_initial)
                 emit_post_migrate_signal(0, False, self.alias, apps=global_apps, plan=plan)
         except BaseException as exc:  # noqa: BLE001 (every way out is reported; SystemExit is re-raised later)
             step = current[0] if current else None
@@ -1015,7 +1022,7 @@ class Run:
 
     def where_the_database_is(self, failure: Failure | None) -> str:
         result = self.result
-        done = [s.label for s in result.steps if s.status in {"applied", "reversed"}]
+        done = [s.label for s in result.steps if s.status in {"applied", "reversed", "faked"}]
         verb = "reversed" if any(s.backwards for s in result.steps) else "applied"
         text = f"where the database is: {planning.format_state(normalised(result.state_after))}"
         text += f"; this run {verb} {', '.join(done) or 'nothing'}"
