@@ -43,6 +43,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.exceptions import InconsistentMigrationHistory
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
+from django.db.migrations.state import ModelState, ProjectState
 
 from django_cicd import backups, children, hooks, ledger, planning, vendors
 from django_cicd.conf import cicd_settings, is_production
@@ -759,9 +760,13 @@ class Run:
                 self.guarded(),
                 tracker,
             ):
-                emit_pre_migrate_signal(0, False, self.alias, apps=global_apps, plan=plan)
-                executor.migrate(targets, plan=plan, fake=fake, fake_initial=fake_initial)
-                emit_post_migrate_signal(0, False, self.alias, apps=global_apps, plan=plan)
+                # The signals get the apps migrate gives them (the migration state before and after),
+                # so receivers such as contenttypes and auth see the models of the target state; the
+                # state comes from the executor's own method, the one migrate calls.
+                state = executor._create_project_state(with_applied_migrations=True)  # type: ignore[attr-defined]
+                emit_pre_migrate_signal(0, False, self.alias, apps=state.apps, plan=plan)
+                state = executor.migrate(targets, plan=plan, state=state.clone(), fake=fake, fake_initial=fake_initial)
+                emit_post_migrate_signal(0, False, self.alias, apps=_post_migrate_apps(state), plan=plan)
         except BaseException as exc:  # noqa: BLE001 (every way out is reported; SystemExit is re-raised later)
             step = current[0] if current else None
             if step is not None and step.status == "running":
@@ -1149,6 +1154,19 @@ class Run:
                 )
             ) from exc
         return f"; the {len(done)} operation(s) of {label} that had run were undone and what it created was dropped"
+
+
+def _post_migrate_apps(state: ProjectState) -> Any:
+    """The apps of the state after a migration, as ``migrate`` sends them with post_migrate: the models
+    that also exist in the code rendered from the code, the others from the migration state."""
+    state.clear_delayed_apps_cache()
+    state_apps = state.apps
+    keys = [(model.app_label, model.name_lower) for model in state_apps.real_models]
+    with state_apps.bulk_update():
+        for key in keys:
+            state_apps.unregister_model(*key)
+    state_apps.render_multiple([ModelState.from_model(global_apps.get_model(*key)) for key in keys])
+    return state_apps
 
 
 def _session_text(session: Mapping[str, Any]) -> str:
