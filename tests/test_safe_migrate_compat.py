@@ -214,6 +214,23 @@ def test_an_irreversible_backward_target_is_refused_before_anything_changes():
     )
 
 
+def test_a_backward_target_that_fails_is_brought_back_where_migrate_stops_halfway():
+    with code(catalog="catalog_badreverse"):
+        both()
+        before = state(SAFE)
+        with pytest.raises(RuntimeError, match="this reverse fails on purpose"):
+            call_command("migrate", "catalog", "0005", database=PLAIN, verbosity=0)
+        document, _, exit_code = safe("catalog", "0005")
+    assert ("catalog", "0007_product_stock") not in recorded(PLAIN)  # migrate left 0007 reversed
+    assert exit_code == 1 and document["status"] == "recovered" and document["recovery"] == "reversed"
+    assert [(s["name"], s["status"]) for s in document["plan"]] == [
+        ("0007_product_stock", "undone"),
+        ("0006_reverse_fails", "failed"),
+    ]
+    assert state(SAFE) == before
+    assert _release(document["ledger_id"]).kind == "rollback"
+
+
 def test_zero_unapplies_an_app():
     with code(catalog="catalog_next", newapp=True):
         both()
