@@ -293,12 +293,14 @@ class Command(CicdCommand):
         if not planned.steps:
             return f"safe_migrate --check: nothing to apply on {where}"
         verb = "reverse" if planned.backwards else "apply"
-        names = ", ".join(f"{s['app']}.{s['name']}" for s in planned.steps)
-        return f"safe_migrate --check: {len(planned.steps)} migration(s) to {verb} on {where}: {names}"
+        names = ", ".join(f"{s['app']}.{s['name']}" for s in planned.steps[:5])
+        more = f" and {len(planned.steps) - 5} more" if len(planned.steps) > 5 else ""
+        return f"safe_migrate --check: {len(planned.steps)} migration(s) to {verb} on {where}: {names}{more}"
 
     def _render_plan(self, planned: migrating.PlannedRun, format: str, output: str | None, mode: str) -> None:
         if mode == "check":
-            text = self._check_summary(planned) + "\n"
+            # Pending: the exit 1 says it, on stderr, once.
+            text = "" if planned.exit_code else self._check_summary(planned) + "\n"
         else:
             verb = "reverse" if planned.backwards else "apply"
             target = f" to {planned.target}" if planned.target else ""
