@@ -310,16 +310,37 @@ def _count_loss(
     return _count(connection, sql, []), "non-null"
 
 
-def _check_reverse(
-    plan: RollbackPlan, connection: BaseDatabaseWrapper, executor: MigrationExecutor, accept: bool
-) -> None:
-    """Irreversible operations, columns added back NOT NULL into full tables, and data loss."""
+@dataclass
+class ReverseChecks:
+    """What reversing ``migrations`` (in the order Django unapplies them) runs into, found before anything
+    changes: operations without a reverse, NOT NULL columns added back into full tables, and the data the
+    reverse drops. rollback_release and safe_migrate's backward targets both refuse on ``refusals``."""
+
+    migrations: list[Migration]
+    irreversible: list[dict[str, Any]] = field(default_factory=list)
+    data_loss: list[DataLoss] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def check_reverse(
+    migrations: list[Migration],
+    connection: BaseDatabaseWrapper,
+    executor: MigrationExecutor,
+    *,
+    accept_data_loss: bool,
+    restore_option: str = "--restore-backup",
+    keep: str = "keep this release",
+) -> ReverseChecks:
+    """The checks of :class:`ReverseChecks`; ``restore_option`` and ``keep`` are the command's way out
+    named in its refusals."""
     from django_cicd.migrations_safety import analyse_plan
     from django_cicd.migrations_safety.rules import PREFIX
 
+    plan = ReverseChecks(list(migrations))
     steps = [planning.PlanStep(m, backwards=True) for m in plan.migrations]
     report = analyse_plan(steps, database=connection.alias, loader=executor.loader, direction="backwards")
-    migrations = {f"{m.app_label}.{m.name}": m for m in plan.migrations}
+    by_label = {f"{m.app_label}.{m.name}": m for m in plan.migrations}
     tables = set(connection.introspection.table_names())
     for finding in report.irreversible:
         plan.irreversible.append(
@@ -330,7 +351,7 @@ def _check_reverse(
         plan.refusals.append(
             f"{len(plan.irreversible)} operation(s) in the reverse plan have no reverse: {names}; Django would stop "
             "there with part of the plan reversed. Restore the backup taken before the release instead "
-            "(--restore-backup)"
+            f"({restore_option})"
         )
     for finding in report.noop_reverses:
         plan.notes.append(f"{finding.migration_label}: {finding.operation} reverses as a no-op: schema back, data not")
@@ -344,10 +365,10 @@ def _check_reverse(
             plan.refusals.append(
                 f"{finding.migration_label}: reversing it adds NOT NULL column "
                 f'"{finding.table}"."{finding.column}" back without a default, which fails on the {rows} row(s) of '
-                "the table; restore the backup instead (--restore-backup)"
+                f"the table; restore the backup instead ({restore_option})"
             )
     for finding in report.data_loss:
-        migration = migrations.get(finding.migration_label)
+        migration = by_label.get(finding.migration_label)
         operation = (
             migration.operations[finding.operation_index]
             if migration is not None and finding.operation_index is not None
@@ -360,13 +381,14 @@ def _check_reverse(
     lost = [d for d in plan.data_loss if d.rows]
     if lost:
         listed = "; ".join(f"{d.where}: {d.rows} row(s)" for d in lost)
-        if accept:
+        if accept_data_loss:
             plan.notes.append(f"--accept-data-loss: the reverse drops data in {listed}")
         else:
             plan.refusals.append(
                 f"the reverse plan drops data: {listed}. Pass --accept-data-loss to roll back anyway (the backup "
-                "the rollback takes first keeps that data; not with --no-backup), or keep this release"
+                f"the run takes first keeps that data; not with --no-backup), or {keep}"
             )
+    return plan
 
 
 def _check_restore(plan: RollbackPlan) -> None:
@@ -494,7 +516,11 @@ def plan_rollback(options: RollbackOptions) -> RollbackPlan:
             statements = executor.loader.collect_sql([(migration, True)])
             plan.sql[f"{migration.app_label}.{migration.name}"] = [redact(str(s)) for s in statements]
     if plan.migrations:
-        _check_reverse(plan, connection, executor, options.accept_data_loss)
+        checks = check_reverse(plan.migrations, connection, executor, accept_data_loss=options.accept_data_loss)
+        plan.irreversible += checks.irreversible
+        plan.data_loss += checks.data_loss
+        plan.refusals += checks.refusals
+        plan.notes += checks.notes
     return plan
 
 

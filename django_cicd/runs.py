@@ -43,6 +43,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.exceptions import InconsistentMigrationHistory
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
+from django.db.migrations.state import ModelState, ProjectState
 
 from django_cicd import backups, children, hooks, ledger, planning, vendors
 from django_cicd.conf import cicd_settings, is_production
@@ -220,7 +221,8 @@ class StepResult:
     app: str
     name: str
     atomic: bool = True
-    #: pending, running, applied, reversed, failed, undone (by recovery)
+    #: pending, running, applied, reversed, faked (recorded or unrecorded only: --fake, --fake-initial),
+    #: failed, undone (by recovery)
     status: str = "pending"
     seconds: float | None = None
     backwards: bool = False
@@ -543,6 +545,7 @@ class Run:
             self.result.note(f"no backup taken (--no-backup): a failed {job.command} can only be undone by reversing")
         self.catalog_before = self.vendor.catalog(self.connection) if self.vendor else None
         fields = job.row(self)
+        kind = fields.pop("kind", job.kind)  # safe_migrate to a backward target records a rollback
         details = {
             "session": self.vendor.session_id(self.connection) if self.vendor else {},
             "objects_before": sorted(
@@ -553,7 +556,7 @@ class Run:
             **fields.pop("details", {}),
         }
         self.row = ledger.start(
-            kind=job.kind,
+            kind=kind,
             database=self.alias,
             state_before=self.result.state_before,
             plan=[s.as_dict() for s in self.result.steps],
@@ -573,6 +576,8 @@ class Run:
         self._failed(failure)
 
     def _wants_backup(self) -> bool:
+        if getattr(self.job, "records_only", False):
+            return False  # --fake: only django_migrations rows change, and the ledger row lists them
         return bool(self.result.steps) or bool(getattr(self.job, "changes_without_steps", False))
 
     # -- backup --------------------------------------------------------------------------------------------
@@ -701,9 +706,12 @@ class Run:
         steps: Sequence[StepResult],
         *,
         recovering: bool = False,
+        fake: bool = False,
+        fake_initial: bool = False,
     ) -> Failure | None:
         """Run ``plan`` (all forwards or all backwards) migration by migration, timed, under the session
-        timeouts, with the migrate signals, each statement guarded. Returns None, or the Failure."""
+        timeouts, with the migrate signals, each statement guarded. Returns None, or the Failure.
+        ``fake`` and ``fake_initial`` mean what they mean to ``migrate``; a faked step ends ``faked``."""
         assert self.vendor is not None
         backwards = bool(plan) and plan[0][1]
         verb = "unapply" if backwards else "apply"
@@ -714,7 +722,7 @@ class Run:
         catalog_before_step: list[Catalog | None] = [None]
         connection = self.connection
 
-        def callback(action: str, migration: Migration | None = None, fake: bool = False) -> None:
+        def callback(action: str, migration: Migration | None = None, faked: bool = False) -> None:
             step = by_key.get((migration.app_label, migration.name)) if migration is not None else None
             if step is None or migration is None:
                 return
@@ -734,7 +742,7 @@ class Run:
                 if not recovering:
                     self.record_progress(step=info)
             elif action == f"{verb}_success":
-                step.status = done if not recovering else "undone"
+                step.status = ("faked" if faked else done) if not recovering else "undone"
                 step.seconds = time.monotonic() - started[step.key]
                 if not recovering:
                     self.record_progress(step=None)
@@ -765,9 +773,13 @@ class Run:
                 self.guarded(),
                 tracker,
             ):
-                emit_pre_migrate_signal(0, False, self.alias, apps=global_apps, plan=plan)
-                executor.migrate(targets, plan=plan)
-                emit_post_migrate_signal(0, False, self.alias, apps=global_apps, plan=plan)
+                # The signals get the apps migrate gives them (the migration state before and after),
+                # so receivers such as contenttypes and auth see the models of the target state; the
+                # state comes from the executor's own method, the one migrate calls.
+                state = executor._create_project_state(with_applied_migrations=True)  # type: ignore[attr-defined]
+                emit_pre_migrate_signal(0, False, self.alias, apps=state.apps, plan=plan)
+                state = executor.migrate(targets, plan=plan, state=state.clone(), fake=fake, fake_initial=fake_initial)
+                emit_post_migrate_signal(0, False, self.alias, apps=_post_migrate_apps(state), plan=plan)
         except BaseException as exc:  # noqa: BLE001 (every way out is reported; SystemExit is re-raised later)
             step = current[0] if current else None
             if step is not None and step.status == "running":
@@ -1030,7 +1042,7 @@ class Run:
 
     def where_the_database_is(self, failure: Failure | None) -> str:
         result = self.result
-        done = [s.label for s in result.steps if s.status in {"applied", "reversed"}]
+        done = [s.label for s in result.steps if s.status in {"applied", "reversed", "faked"}]
         verb = "reversed" if any(s.backwards for s in result.steps) else "applied"
         text = f"where the database is: {planning.format_state(normalised(result.state_after))}"
         text += f"; this run {verb} {', '.join(done) or 'nothing'}"
@@ -1157,6 +1169,19 @@ class Run:
                 )
             ) from exc
         return f"; the {len(done)} operation(s) of {label} that had run were undone and what it created was dropped"
+
+
+def _post_migrate_apps(state: ProjectState) -> Any:
+    """The apps of the state after a migration, as ``migrate`` sends them with post_migrate: the models
+    that also exist in the code rendered from the code, the others from the migration state."""
+    state.clear_delayed_apps_cache()
+    state_apps = state.apps
+    keys = [(model.app_label, model.name_lower) for model in state_apps.real_models]
+    with state_apps.bulk_update():
+        for key in keys:
+            state_apps.unregister_model(*key)
+    state_apps.render_multiple([ModelState.from_model(global_apps.get_model(*key)) for key in keys])
+    return state_apps
 
 
 def _session_text(session: Mapping[str, Any]) -> str:

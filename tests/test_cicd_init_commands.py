@@ -168,7 +168,7 @@ def test_every_command_the_files_need_is_covered(project_dir):
     ("line", "expected"),
     [
         ('python manage.py safe_migrate --release "$RELEASE" --image "$IMAGE"', None),
-        ('python manage.py safe_migrate --relase "$RELEASE"', "unrecognized arguments: --relase $RELEASE"),
+        ('python manage.py safe_migrate --relase "$RELEASE"', "unrecognized arguments: --relase"),
         ("python manage.py predeploy --format yaml || true", "invalid choice: 'yaml'"),
         ('command: ["python", "manage.py", "safe_migrate", "--rehearsal"]', "unrecognized arguments: --rehearsal"),
         ('release_command = "python manage.py nope --x"', "there is no command 'nope'"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-from argparse import ArgumentParser
+from argparse import SUPPRESS, ArgumentParser
 from typing import Any
 
 from django_cicd import rollback
@@ -64,6 +64,9 @@ class Command(CicdCommand):
         parser.add_argument(
             "--noinput", "--no-input", dest="interactive", action="store_false", help="Do not ask for confirmation."
         )
+        # migrate's --fake has no meaning here (a rollback reverses with its checks, or restores): said in
+        # one sentence that names what does it, rather than argparse's "unrecognized arguments".
+        parser.add_argument("--fake", action="store_true", help=SUPPRESS)
         add_run_options(parser, "a failed rollback")
         parser.add_argument(
             "--docker-service",
@@ -101,8 +104,14 @@ class Command(CicdCommand):
         docker_image: str | None,
         docker_tag: str | None,
         docker_timeout: float,
+        fake: bool,
         **options: Any,
     ) -> None:
+        if fake:
+            raise could_not_run(
+                "rollback_release has no --fake: it reverses migrations after its checks, or restores a backup; "
+                "to only unrecord migrations, run safe_migrate APP_LABEL MIGRATION_NAME --fake"
+            )
         if docker_service and docker_image:
             raise could_not_run("--docker-service and --docker-image cannot be combined; choose one")
         if docker_tag and not docker_image:
