@@ -240,6 +240,25 @@ def succeeded_deploys(database: str) -> list[Release]:
     return list(deploys(database).filter(status=Status.SUCCEEDED).order_by("-started_at", "-id"))
 
 
+def group_by_release(rows: Sequence[Release]) -> list[list[Release]]:
+    """Rows (newest first) grouped by release: the rows of one release deployed in stages
+    (``safe_migrate --stage pre`` then ``post``) follow each other under one name."""
+    groups: list[list[Release]] = []
+    for row in rows:
+        if groups and groups[-1][0].name == row.name:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
+
+
+def stage(release: Release) -> str | None:
+    """The stage a deploy row applied ("pre", "post"), or None for a whole release."""
+    details = release.details if isinstance(release.details, dict) else {}
+    value = details.get("stage")
+    return value if value in ("pre", "post") else None
+
+
 def find_deploy(database: str, wanted: str) -> Release | None:
     """A succeeded (or rolled back) deploy by ledger id or name (the latest of that name)."""
     candidates = deploys(database).filter(status__in=[Status.SUCCEEDED, Status.ROLLED_BACK])

@@ -14,6 +14,7 @@ rollback_release makes (:func:`django_cicd.rollback.check_reverse`) and is recor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -29,7 +30,6 @@ from django.db.models import Model
 
 from django_cicd import ledger, planning, runs
 from django_cicd.conf import cicd_settings
-from django_cicd.migrations_safety.analysis import SafetyFinding
 from django_cicd.models import Release
 from django_cicd.redaction import redact
 from django_cicd.release import InvalidReleaseName
@@ -71,9 +71,19 @@ class MigrateOptions(runs.RunOptions):
     prune: bool = False
     #: A backward target whose reverse drops data (counted as rollback_release counts it) runs only with this.
     accept_data_loss: bool = False
+    #: Expand/contract: "pre" applies what is safe while the old code serves (before the rollout),
+    #: "post" the rest (after it); None applies everything.
+    stage: str | None = None
 
     def check(self) -> None:
         super().check()
+        if self.stage not in (None, "pre", "post"):
+            raise CouldNotMigrate(f"--stage is pre or post, not {self.stage!r}")
+        if self.stage and (self.app_label or self.fake or self.fake_initial or self.prune or self.backup_only):
+            raise CouldNotMigrate(
+                "--stage applies a release's migrations in two steps; it cannot be combined with a target, "
+                "--fake, --fake-initial, --prune or --backup-only"
+            )
         if self.migration_name and not self.app_label:
             raise CouldNotMigrate(f"a migration name ({self.migration_name!r}) needs the app label before it")
         if self.prune and not self.app_label:
@@ -289,6 +299,13 @@ class MigrateResult(runs.RunResult):
     data_loss: list[dict[str, Any]] = field(default_factory=list)
     irreversible: list[dict[str, Any]] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    #: For a blocked run: where each blocking finding can be accepted (django_cicd.migrations_safety.gate_hint).
+    hint: str = ""
+    #: --stage pre or post, and each pending migration's stage with its reasons (StagePlan.as_dict()).
+    stage: str | None = None
+    stages: dict[str, Any] | None = None
+    #: --stage pre: the migrations left for --stage post.
+    held_back: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -313,9 +330,10 @@ class MigrateResult(runs.RunResult):
         if self.status == "backup_only":
             return f"safe_migrate: backed up {where} to {self.backup.name if self.backup else '?'}"
         if self.status == "blocked":
+            blocking = sum(1 for f in self.findings if f.get("status") == "blocked")
             return (
-                f"safe_migrate: {len(self.findings)} blocking finding(s) in the plan for {where}; nothing was "
-                "changed; fix the migrations, accept the findings in CICD['MIGRATION_SAFETY'], or pass --allow-unsafe"
+                f"safe_migrate: {blocking} blocking finding(s) in the plan for {where}; nothing was changed; "
+                "fix the migrations or accept the findings (see the hint above), or pass --allow-unsafe"
             )
         if self.status == "refused":
             return f"safe_migrate REFUSED to migrate {where} back to {self.target}: {self.refusals[0]}"
@@ -363,6 +381,10 @@ class MigrateResult(runs.RunResult):
             "refusals": self.refusals,
             "notes": self.notes,
             "findings": self.findings,
+            "hint": self.hint,
+            "stage": self.stage,
+            "stages": self.stages,
+            "held_back": self.held_back,
             "summary": self.summary,
         }
 
@@ -495,6 +517,14 @@ class MigrateJob(runs.Job):
         if not self._gate(run, result):
             result.status = "blocked"
             return False
+        if self.options.stage == "pre" and not self.planned.plan:
+            result.status = "nothing_to_apply"
+            result.state_after = result.state_before
+            result.note(
+                f"--stage pre: none of the {len(result.held_back)} pending migration(s) is safe before the rollout; "
+                "run --stage post once the new code is live"
+            )
+            return False
         return True
 
     def _prune(self, run: Run, result: MigrateResult, prune: PrunePlan) -> None:
@@ -552,19 +582,82 @@ class MigrateJob(runs.Job):
         )
 
     def _gate(self, run: Run, result: MigrateResult) -> bool:
-        """The migration safety analysis; False when it blocks the run."""
-        from django_cicd.migrations_safety import analyse_plan
+        """The migration safety analysis; False when it blocks the run. Accepted findings (in the
+        migration, in CICD["MIGRATION_SAFETY"], or by --allow-unsafe) are reported as accepted, with
+        their reason, never as blocking."""
+        from django_cicd.migrations_safety import analyse_plan, gate_hint
 
         steps = [planning.PlanStep(migration, backwards) for migration, backwards in self.plan]
         report = analyse_plan(steps, database=run.alias)
-        blocking = report.blocking
-        result.findings = [_finding_dict(f) for f in blocking]
+        if self.options.allow_unsafe:
+            accepted = report.accept_unsafe(reason="--allow-unsafe")
+            if accepted:
+                result.note(f"--allow-unsafe: {len(accepted)} blocking finding(s) accepted for this run")
+        considered = self._stage(run, result, steps, report) if self.options.stage else None
+        if considered is None and self.options.stage:
+            return False  # a migration neither stage can run: the result says how to split it
+        blocking = [f for f in report.blocking if considered is None or considered(f)]
+        result.findings = [
+            f.as_dict()
+            for f in report.findings
+            if f in blocking or (f.accepted and (considered is None or considered(f)))
+        ]
         if not blocking:
             return True
-        if self.options.allow_unsafe:
-            result.note(f"--allow-unsafe: {len(blocking)} blocking finding(s) accepted for this run")
-            return True
+        result.hint = redact(gate_hint(blocking))
         return False
+
+    def _stage(
+        self, run: Run, result: MigrateResult, steps: list[planning.PlanStep], report: Any
+    ) -> Callable[[Any], bool] | None:
+        """--stage: classify the plan (expand/contract), keep the stage's migrations, and say which
+        findings still matter for it. None when a migration can run in neither stage."""
+        from django_cicd.migrations_safety.stages import (
+            BLOCKED_RULES,
+            POST_RULES,
+            StageDeclarationError,
+            classify_stages,
+        )
+
+        assert self.executor is not None
+        assert self.planned is not None
+        stage = self.options.stage
+        result.stage = stage
+        try:
+            stage_plan = classify_stages(steps, database=run.alias, loader=self.executor.loader, report=report)
+        except StageDeclarationError as exc:
+            raise runs.CouldNotRun(str(exc)) from exc
+        result.stages = stage_plan.as_dict()
+        if stage_plan.blocked:
+            result.status = "blocked"
+            labels = [step.label for step in stage_plan.blocked]
+            result.note(
+                f"--stage {stage}: {', '.join(labels)} can run safely neither before nor after the rollout; "
+                "split it (expand, deploy, contract) as the hint says"
+            )
+            result.hint = redact("\n\n".join(stage_plan.decision(label).steps for label in labels))
+            blocked_findings = [
+                f for f in report.findings if f.migration_label in labels and f.rule_id in BLOCKED_RULES
+            ]
+            result.findings = [f.as_dict() for f in blocked_findings]
+            return None
+        chosen = {step.label for step in (stage_plan.pre if stage == "pre" else steps)}
+        if stage == "pre":
+            result.held_back = [step.label for step in steps if step.label not in chosen]
+            if result.held_back:
+                result.note(f"--stage pre: held back for --stage post: {', '.join(result.held_back)}")
+            self.planned.plan = [(m, b) for m, b in self.planned.plan if f"{m.app_label}.{m.name}" in chosen]
+            result.steps = self.planned.steps()
+        declared = {d.label for d in stage_plan.decisions if d.declared}
+
+        def considered(finding: Any) -> bool:
+            if finding.migration_label not in chosen:
+                return False  # not run in this stage
+            if finding.rule_id in POST_RULES | BLOCKED_RULES and finding.migration_label in declared:
+                return False  # the migration's stage declaration says when it is safe
+            return not (stage == "post" and finding.rule_id in POST_RULES)  # safe: the new code is live
+
+        return considered
 
     def row(self, run: Run) -> dict[str, Any]:
         planned = self.planned
@@ -572,6 +665,8 @@ class MigrateJob(runs.Job):
         result = run.result
         assert isinstance(result, MigrateResult)
         details: dict[str, Any] = {}
+        if self.options.stage:
+            details["stage"] = self.options.stage
         if self.options.app_label:
             details["target"] = result.target
         if self.options.fake or self.options.fake_initial:
@@ -614,18 +709,6 @@ class MigrateJob(runs.Job):
     def after_success(self, run: Run) -> str:
         run.result.status = "reversed" if self.planned is not None and self.planned.backwards else "applied"
         return ""
-
-
-def _finding_dict(finding: SafetyFinding) -> dict[str, Any]:
-    return {
-        "rule": finding.rule_id,
-        "migration": finding.migration_label,
-        "operation": finding.operation,
-        "message": redact(finding.message),
-        "hint": redact(finding.hint),
-        "table": finding.table,
-        "column": finding.column,
-    }
 
 
 def safe_migrate(options: MigrateOptions, progress: runs.Progress | None = None) -> MigrateResult:

@@ -92,6 +92,7 @@ class Release(models.Model):
             if self.image_repository
             else None,
             "target_id": self.target_id,
+            "stage": (self.details or {}).get("stage") if isinstance(self.details, dict) else None,
             "host": self.host,
             "user": self.user,
             "pid": self.pid,

@@ -130,6 +130,8 @@ class RollbackPlan:
     irreversible: list[dict[str, Any]] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The rollback window (see ReverseChecks.window).
+    window: dict[str, Any] | None = None
     restore: Release | None = None  # the undone release whose backup a restore uses
     restore_age: float | None = None  # seconds between that backup and now
     migrations: list[Migration] = field(default_factory=list, repr=False)
@@ -166,6 +168,7 @@ class RollbackPlan:
             ],
             "data_loss": [d.as_dict() for d in self.data_loss],
             "irreversible": self.irreversible,
+            "window": self.window,
             "restore_backup": {
                 "release": self.restore.name,
                 "name": self.restore.backup_name,
@@ -321,6 +324,9 @@ class ReverseChecks:
     data_loss: list[DataLoss] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: What the reversal breaks for the new code still serving, and the order to go back in
+    #: (RollbackWindow.as_dict()); None when nothing does.
+    window: dict[str, Any] | None = None
 
 
 def check_reverse(
@@ -342,6 +348,9 @@ def check_reverse(
     report = analyse_plan(steps, database=connection.alias, loader=executor.loader, direction="backwards")
     by_label = {f"{m.app_label}.{m.name}": m for m in plan.migrations}
     tables = set(connection.introspection.table_names())
+    window = report.rollback_window
+    if window:
+        plan.window = window.as_dict()
     for finding in report.irreversible:
         plan.irreversible.append(
             {"migration": finding.migration_label, "operation": finding.operation, "message": redact(finding.message)}
@@ -386,7 +395,7 @@ def check_reverse(
         else:
             plan.refusals.append(
                 f"the reverse plan drops data: {listed}. Pass --accept-data-loss to roll back anyway (the backup "
-                f"the run takes first keeps that data; not with --no-backup), or {keep}"
+                f"the rollback takes first keeps that data; not with --no-backup), or {keep}"
             )
     return plan
 
@@ -476,15 +485,18 @@ def plan_rollback(options: RollbackOptions) -> RollbackPlan:
         plan.refusals.append(f"no succeeded deploy is recorded in the ledger of database {alias!r}: nothing to undo")
         return plan
     plan.current = succeeded[0]
+    # A release deployed in two stages (safe_migrate --stage pre, then post) has two rows of one name:
+    # it is one release to go back from, and the latest row of the release before is the target.
+    releases = ledger.group_by_release(succeeded)
     if options.to:
         plan.target = _find_target(options)
-    elif len(succeeded) > options.steps:
-        plan.target = succeeded[options.steps]
+    elif len(releases) > options.steps:
+        plan.target = releases[options.steps][0]
     else:
         plan.refusals.append(
-            f"no previous release: the ledger of database {alias!r} has {len(succeeded)} succeeded deploy(s) "
-            f"({', '.join(r.name for r in succeeded[:5])}), so there is no release {options.steps} step(s) back "
-            "to roll back to"
+            f"no previous release: the ledger of database {alias!r} has {len(releases)} succeeded release(s) "
+            f"({', '.join(group[0].name for group in releases[:5])}), so there is no release {options.steps} "
+            "step(s) back to roll back to"
         )
         return plan
     target = plan.target
@@ -518,6 +530,7 @@ def plan_rollback(options: RollbackOptions) -> RollbackPlan:
     if plan.migrations:
         checks = check_reverse(plan.migrations, connection, executor, accept_data_loss=options.accept_data_loss)
         plan.irreversible += checks.irreversible
+        plan.window = checks.window
         plan.data_loss += checks.data_loss
         plan.refusals += checks.refusals
         plan.notes += checks.notes

@@ -82,7 +82,7 @@ class Command(CicdCommand):
                 (
                     str(row.pk),
                     printable(row.name)[:40],
-                    printable(row.kind),
+                    printable(row.kind + (f" ({ledger.stage(row)})" if ledger.stage(row) else "")),
                     printable(row.status),
                     row.started_at.strftime("%Y-%m-%d %H:%M:%S"),
                     f"{seconds:.2f}" if seconds is not None else "-",

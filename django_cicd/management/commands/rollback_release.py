@@ -192,6 +192,10 @@ class Command(CicdCommand):
             lines.append(f"  drops    {loss.where}: {loss.rows} {what.get(loss.counted, 'row(s)')} ({loss.migration})")
         for item in plan.irreversible:
             lines.append(f"  cannot   {item['message']}")
+        if plan.window:
+            lines.append(f"  window   {plan.window['summary']} (order: {plan.window['order'].replace('_', ' ')})")
+            lines.extend(f"    {finding['message']}" for finding in plan.window["findings"])
+            lines.extend(f"    {line}" for line in str(plan.window["steps"]).splitlines() if line.strip())
         if plan.image:
             switch = options.docker_service or options.docker_image
             how = f" on {switch}" if switch else " (no --docker-service / --docker-image: not switched)"

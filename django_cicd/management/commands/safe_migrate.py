@@ -101,6 +101,13 @@ class Command(CicdCommand):
             "--allow-unsafe", action="store_true", help="Run even when the migration safety analysis blocks the plan."
         )
         parser.add_argument(
+            "--stage",
+            choices=["pre", "post"],
+            help="Expand/contract: 'pre' applies what is safe while the old code serves (before the rollout) and "
+            "holds back the rest; 'post' applies the rest once the new code is live. A migration may declare its "
+            "stage (cicd_stage = 'post'); one that neither stage can run safely (a rename) blocks.",
+        )
+        parser.add_argument(
             "--allow-older-code",
             action="store_true",
             help="When the database is ahead of this code, exit 0 (changing nothing) instead of 1: for the "
@@ -186,6 +193,7 @@ class Command(CicdCommand):
             run_syncdb=run_syncdb,
             prune=prune,
             accept_data_loss=accept_data_loss,
+            stage=options["stage"],
         )
         if rehearse and migrate_options.migrate_arguments():
             given = ", ".join(migrate_options.migrate_arguments())
@@ -272,11 +280,16 @@ class Command(CicdCommand):
             + (f", environment {result.environment}" if result.environment else "")
             + (f", image {result.image}" if result.image else "")
             + target
-            + fake,
+            + fake
+            + (f", stage {result.stage}" if result.stage else ""),
             f"  before   {format_state(result.state_before) or '(no migrations)'}",
         ]
         lines += backup_line(result)
-        lines.extend(f"  blocked  {finding.get('message') or finding}" for finding in result.findings)
+        for finding in result.findings:
+            reason = f" (accepted: {finding['accepted_reason']})" if finding.get("accepted_reason") else ""
+            lines.append(f"  {finding.get('status', 'blocked'):<8} {finding.get('message')}{reason}")
+        if result.hint:
+            lines.extend(f"  hint     {line}" for line in result.hint.splitlines())
         lines.extend(f"  created  table {table} (app without migrations)" for table in result.synced)
         lines.extend(step_line(step) for step in result.steps)
         lines.extend(f"  pruned   {row['app']}.{row['name']} (applied {row['applied']})" for row in result.pruned)

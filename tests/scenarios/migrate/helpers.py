@@ -43,7 +43,7 @@ def scenario(name: str, alias: str = "default") -> Iterator[None]:
             drop_views(alias, "catalog_cheap")
             call_command("migrate", "catalog", "0005", database=alias, verbosity=0)
             drop_tables(alias, "catalog_review", "catalog_warehouse", "catalog_leftover")
-            drop_columns(alias, "catalog_product", "weight", "stock")
+            drop_columns(alias, "catalog_product", "weight", "stock", "subtitle")
 
 
 def drop_tables(alias: str, *tables: str) -> None:
