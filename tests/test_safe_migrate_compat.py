@@ -189,8 +189,9 @@ def test_a_backward_target_that_drops_data_is_refused_until_accepted():
             ("catalog.0006_review", "catalog_review", None, 1, "rows"),
         ]
         assert document["refusals"] == [
-            'the reverse plan drops data: table "catalog_review": 1 row(s); the backup taken before the rollback '
-            "keeps it. Pass --accept-data-loss to roll back anyway, or pick a later target"
+            'the reverse plan drops data: table "catalog_review": 1 row(s). Pass --accept-data-loss to roll back '
+            "anyway (the backup the rollback takes first keeps that data; not with --no-backup), or pick a later "
+            "target"
         ]
         assert "safe_migrate REFUSED to migrate database 'other' back to catalog.0005: the reverse plan drops" in stderr
         _, plain_code = migrate("catalog", "0005")
