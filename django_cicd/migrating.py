@@ -33,6 +33,7 @@ from django_cicd.conf import cicd_settings
 from django_cicd.models import Release
 from django_cicd.redaction import redact
 from django_cicd.release import InvalidReleaseName
+from django_cicd.results import envelope
 from django_cicd.runs import LEDGER_APP, Failure, Run, StepResult
 
 __all__ = [
@@ -365,9 +366,7 @@ class MigrateResult(runs.RunResult):
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "schema": "django-cicd/safe_migrate",
-            "version": 1,
-            **self.common_dict(),
+            **self.common_dict("safe_migrate"),
             "target": self.target,
             "direction": "backwards" if self.backwards else "forwards",
             "fake": self.fake,
@@ -385,7 +384,6 @@ class MigrateResult(runs.RunResult):
             "stage": self.stage,
             "stages": self.stages,
             "held_back": self.held_back,
-            "summary": self.summary,
         }
 
 
@@ -741,20 +739,44 @@ class PlannedRun:
     refusals: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    #: plan, sql or check: which of safe_migrate's options asked.
+    mode: str = "plan"
+    command: ClassVar[str] = "safe_migrate"
+
     @property
     def exit_code(self) -> int:
         return 1 if self.check and self.steps else 0
 
     @property
     def status(self) -> str:
-        return "planned"
+        return "pending" if self.check and self.steps else "planned"
+
+    @property
+    def summary(self) -> str:
+        where = f"database {self.database!r}"
+        verb = "reverse" if self.backwards else "apply"
+        if self.mode == "check":
+            if not self.steps:
+                return f"safe_migrate --check: nothing to apply on {where}"
+            names = ", ".join(f"{s['app']}.{s['name']}" for s in self.steps[:5])
+            more = f" and {len(self.steps) - 5} more" if len(self.steps) > 5 else ""
+            return f"safe_migrate --check: {len(self.steps)} migration(s) to {verb} on {where}: {names}{more}"
+        if self.prune is not None:
+            return f"safe_migrate --{self.mode} on {where}: {len(self.prune)} row(s) of django_migrations to prune"
+        target = f" to {self.target}" if self.target else ""
+        refused = "; it would be refused" if self.refusals else ""
+        return f"safe_migrate --{self.mode} on {where}: {len(self.steps)} migration(s) to {verb}{target}{refused}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "schema": "django-cicd/safe_migrate",
-            "version": 1,
-            "status": self.status,
-            "exit_code": self.exit_code,
+            **envelope(
+                "safe_migrate-plan",
+                command=self.command,
+                status=self.status,
+                exit_code=self.exit_code,
+                summary=self.summary,
+            ),
+            "mode": self.mode,
             "database": self.database,
             "target": self.target,
             "direction": "backwards" if self.backwards else "forwards",
@@ -805,6 +827,7 @@ def describe_plan(options: MigrateOptions | str, *, with_sql: bool = False, chec
         backwards=planned.backwards,
         check=check,
         synced=planned.synced_tables,
+        mode="check" if check else "sql" if with_sql else "plan",
     )
     if planned.prune is not None:
         result.prune = planned.prune.rows

@@ -28,7 +28,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from django.conf import settings
 from django.db import DatabaseError, connections
@@ -40,6 +40,7 @@ from django.db.migrations.migration import Migration
 from django_cicd import backups, children, locking, planning, vendors
 from django_cicd.conf import cicd_settings
 from django_cicd.redaction import redact
+from django_cicd.results import envelope
 
 #: What a test mirror takes from the target when it is repointed: everything that says where to connect.
 CONNECTION_KEYS = ("NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
@@ -405,10 +406,21 @@ class RehearsalReport:
             parts.append(f"cannot be reversed: {', '.join(self.irreversible)}")
         return f"rehearsal FAILED on a copy of {where}: {'; '.join(parts) or 'a phase did not run'}"
 
+    command: ClassVar[str] = "safe_migrate"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
     def as_dict(self) -> dict[str, Any]:
         return {
-            "schema": "django-cicd/safe_migrate-rehearsal",
-            "version": 1,
+            **envelope(
+                "safe_migrate-rehearsal",
+                command=self.command,
+                status="passed" if self.ok else "failed",
+                exit_code=self.exit_code,
+                summary=self.summary,
+            ),
             "ok": self.ok,
             "database": self.database,
             "vendor": self.vendor,
@@ -423,7 +435,6 @@ class RehearsalReport:
             "interrupted": self.interrupted,
             "expected_seconds": round(self.expected_seconds, 4),
             "leftovers_dropped": self.leftovers_dropped,
-            "summary": self.summary,
         }
 
     def render_text(self) -> str:

@@ -17,7 +17,7 @@ from django_cicd import __version__
 from django_cicd.exit_codes import ExitCode
 
 #: Version of the JSON document produced by ``--format json``; bumped on incompatible changes.
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2
 
 
 class Severity(enum.IntEnum):
@@ -199,18 +199,23 @@ class Report:
         )
 
     def as_dict(self) -> dict[str, Any]:
+        from django_cicd.results import envelope
+
         return {
-            "schema": "django-cicd/predeploy-report",
-            "version": JSON_SCHEMA_VERSION,
+            **envelope(
+                "predeploy-report",
+                version=JSON_SCHEMA_VERSION,
+                command=self.command,
+                status="passed" if self.passed else "failed",
+                exit_code=int(self.exit_code),
+                summary=self.summary_line(),
+            ),
             "tool": {"name": "django-cicd", "version": __version__},
-            "command": self.command,
-            "status": "passed" if self.passed else "failed",
-            "exit_code": int(self.exit_code),
             "fail_level": self.fail_level.label,
             "environment": self.environment,
             "databases": self.databases,
             "started_at": self.started_at.isoformat(),
             "duration_ms": round(self.duration * 1000, 1),
-            "summary": self.summary(),
+            "counts": self.summary(),
             "checks": [r.as_dict() for r in self.results],
         }

@@ -202,6 +202,8 @@ class RollbackResult(RunResult):
     OK_STATUSES: ClassVar[frozenset[str]] = frozenset({"planned", "nothing_to_do", "rolled_back"})
     plan: RollbackPlan = None  # type: ignore[assignment]
     image_switch: dict[str, Any] | None = None
+    #: Where the image is switched: the --docker-service or --docker-image given ("" when neither).
+    image_target: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -238,16 +240,13 @@ class RollbackResult(RunResult):
         return f"rollback_release FAILED on {where}: {self.error or 'see the notes above'}"
 
     def as_dict(self) -> dict[str, Any]:
-        common = self.common_dict()
+        common = self.common_dict("rollback_release")
         return {
-            "schema": "django-cicd/rollback_release",
-            "version": 1,
             **common,
             **self.plan.as_dict(),
             "state_before": self.plan.state_before,
             "image_switch": self.image_switch,
             "notes": [*self.plan.notes, *self.notes],
-            "summary": self.summary,
         }
 
 
@@ -561,7 +560,8 @@ class RollbackJob(Job):
     def new_result(self, run: Run) -> RollbackResult:
         mode = "restore" if self.options.restore_backup else "reverse"
         empty = RollbackPlan(database=run.alias, vendor=run.connection.vendor, mode=mode, state_before={})
-        return RollbackResult(status="failed", database=run.alias, plan=empty)
+        target = self.options.docker_service or self.options.docker_image or ""
+        return RollbackResult(status="failed", database=run.alias, plan=empty, image_target=target)
 
     def before_lock(self, run: Run) -> None:
         if self.options.docker_service or self.options.docker_image:

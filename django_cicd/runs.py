@@ -50,6 +50,7 @@ from django_cicd.conf import cicd_settings, is_production
 from django_cicd.exit_codes import ExitCode
 from django_cicd.models import Release
 from django_cicd.redaction import redact
+from django_cicd.results import envelope
 from django_cicd.vendors import Catalog, HeldLock, LockLost
 
 #: django_cicd's own app is never reversed by a run: its table holds the ledger the run writes to.
@@ -361,10 +362,11 @@ class RunResult:
         if text not in self.notes:
             self.notes.append(text)
 
-    def common_dict(self) -> dict[str, Any]:
+    def common_dict(self, schema: str) -> dict[str, Any]:
         return {
-            "status": self.status,
-            "exit_code": int(self.exit_code),
+            **envelope(
+                schema, command=self.command, status=self.status, exit_code=self.exit_code, summary=self.summary
+            ),
             "database": self.database,
             "release": self.release,
             "environment": self.environment,

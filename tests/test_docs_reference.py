@@ -16,7 +16,7 @@ from tests.utils import ROOT, run_command
 DOCS = ROOT / "docs"
 SETTINGS_PAGE = DOCS / "reference" / "settings.md"
 PREDEPLOY_PAGE = DOCS / "predeploy.md"
-SCHEMA_FILE = DOCS / "reference" / "predeploy-report.v1.schema.json"
+SCHEMA_FILE = DOCS / "reference" / "predeploy-report.v2.schema.json"
 SYSTEM_CHECK_ID = re.compile(r"""id=["'](django_cicd\.[EWCI]\d{3})["']""")
 
 
@@ -165,7 +165,7 @@ def test_schema_rejects_what_the_report_never_holds():
     validator = _validator()
     good = {
         "schema": "django-cicd/predeploy-report",
-        "version": 1,
+        "version": 2,
         "tool": {"name": "django-cicd", "version": "1.0"},
         "command": "predeploy",
         "status": "passed",
@@ -175,7 +175,8 @@ def test_schema_rejects_what_the_report_never_holds():
         "databases": [],
         "started_at": "2026-01-01T00:00:00+00:00",
         "duration_ms": 1.0,
-        "summary": dict.fromkeys(
+        "summary": "predeploy PASSED",
+        "counts": dict.fromkeys(
             ("checks", "passed", "failed", "skipped", "error", "findings", "blocking", "waived"), 0
         ),
         "checks": [],

@@ -168,9 +168,9 @@ def test_json_format(planted):
     assert code == 1
     document = json.loads(stdout)
     assert document["schema"] == "django-cicd/predeploy-report"
-    assert document["version"] == 1
+    assert document["version"] == 2
     assert document["status"] == "failed" and document["exit_code"] == 1
-    assert document["summary"]["failed"] == 1
+    assert document["counts"]["failed"] == 1
     echo = next(c for c in document["checks"] if c["id"] == "tests.project.echo")
     assert echo["status"] == "failed"
     stale = echo["findings"][0]

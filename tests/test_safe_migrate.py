@@ -23,7 +23,8 @@ def _product(name="Lamp"):
 
 def _json(stdout):
     document = json.loads(stdout)
-    assert document["schema"] == "django-cicd/safe_migrate" and document["version"] == 1
+    assert document["schema"] in {"django-cicd/safe_migrate", "django-cicd/safe_migrate-plan"}
+    assert document["version"] == 1 and document["command"] == "safe_migrate"
     return document
 
 
@@ -101,12 +102,31 @@ def test_no_recover_leaves_the_database_and_says_where_it_is():
         assert Release.objects.get(name="bad").status == "failed"
 
 
-def test_text_output_and_progress():
+def test_text_output_says_each_fact_once():
+    """Progress names each migration once, as it is applied; the report after it does not list them
+    again, and shows the state as the apps that change (every app and every step at verbosity 2)."""
     with scenario("catalog_next"):
         stdout, _, code = run_command("safe_migrate", "--release", "v2")
-    assert code == 0
-    assert "applied  catalog.0006_review (" in stdout
-    assert stdout.rstrip().splitlines()[-1] == "safe_migrate: applied 2 migration(s) on database 'default' (release v2)"
+        assert code == 0
+        assert stdout.count("catalog.0006_review") == 1 and "  applied   catalog.0006_review (" in stdout
+        assert "applying" not in stdout
+        assert (
+            "  state    catalog 0005_remove_product_legacy_code -> 0007_product_stock "
+            "(7 other app(s) unchanged)" in stdout
+        )
+        assert "accounts=" not in stdout
+        lines = stdout.rstrip().splitlines()
+        assert lines[-1] == "safe_migrate: applied 2 migration(s) on database 'default' (release v2)"
+        assert len(lines) <= 8, stdout
+    with scenario("catalog_next"):
+        stdout, _, code = run_command("safe_migrate", "--release", "v3", "--verbosity", "2")
+        assert code == 0
+        assert "  applying  catalog.0006_review ..." in stdout and "  before   accounts=" in stdout
+        assert stdout.count("catalog.0006_review") == 3  # applying, applied, and the step in the report
+    with scenario("catalog_next"):
+        stdout, _, code = run_command("safe_migrate", "--release", "v4", "--verbosity", "0")
+        assert code == 0
+        assert stdout == "safe_migrate: applied 2 migration(s) on database 'default' (release v4)\n"
 
 
 def test_plan_and_sql_change_nothing():

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from django_cicd.exit_codes import ExitCode
 from django_cicd.redaction import redact
+from django_cicd.results import CommandResult
 
 
 def add_output_options(parser: ArgumentParser, formats: Sequence[str] = ("text", "json")) -> None:
@@ -104,6 +105,12 @@ def run_options(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class Reported(CommandError):
+    """The command's outcome (exit 1 or 2) whose report, summary included, is already printed: on the
+    command line it ends the process with its code and prints nothing more (each fact once); through
+    ``call_command()`` it is a CommandError like any other."""
+
+
 def could_not_run(message: str) -> CommandError:
     """A CommandError with exit code 2: the command could not run (bad input, unreachable service)."""
     return CommandError(redact(message), returncode=ExitCode.COULD_NOT_RUN)
@@ -185,6 +192,23 @@ class CicdCommand(BaseCommand):
         else:
             self.stdout.write(rendered, ending="")
 
+    def emit(self, result: CommandResult, *, format: str, output: str | None, verbosity: int = 1) -> None:
+        """Render ``result`` (text for people, its JSON document for machines), write it to stdout or
+        ``--output``, and end with its exit code."""
+        from django_cicd import reporting
+
+        text = reporting.command_text(result, self.style, verbosity)
+        if format == "json":
+            self.write_output(reporting.command_json(result), output, text=text)
+        else:
+            self.write_output(text, output)
+        if result.exit_code:
+            raise Reported(redact(result.summary), returncode=result.exit_code)
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        self._from_command_line = True
+        super().run_from_argv(argv)
+
     def execute(self, *args: Any, **options: Any) -> str | None:
         # Any message that leaves through CommandError is redacted here too, whatever raised it.
         # An unexpected exception (a bug, a driver error) would print a traceback that can hold
@@ -195,6 +219,11 @@ class CicdCommand(BaseCommand):
             self.stdout = _ReaderMayLeave(cast(TextIO, sys.stdout))
         try:
             return super().execute(*args, **options)
+        except Reported as exc:
+            if getattr(self, "_from_command_line", False) and not options.get("traceback"):
+                self.stdout.flush()
+                raise SystemExit(exc.returncode) from None  # the report on stdout said it already
+            raise
         except CommandError as exc:
             if exc.args and isinstance(exc.args[0], str):
                 exc.args = (redact(exc.args[0]), *exc.args[1:])

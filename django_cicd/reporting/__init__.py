@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 from django.core.management.color import Style, no_style
 
@@ -63,3 +64,20 @@ def render(report: Report, format: str, style: Style | None = None) -> str:
     safe = redact_report(report)
     output = text.render(safe, style or no_style()) if format == "text" else FORMATS[format](safe)
     return redact(output)
+
+
+# --- every command's result (django_cicd.results) ------------------------------------------------
+
+
+def command_text(result: Any, style: Style | None = None, verbosity: int = 1) -> str:
+    """The text report of any command's result, through the redaction."""
+    from django_cicd.reporting import commands
+
+    return redact(commands.text(result, style or no_style(), verbosity))
+
+
+def command_json(result: Any) -> str:
+    """The JSON document of any command's result: fields masked before encoding, the output after."""
+    import json
+
+    return redact(json.dumps(redact_value(result.as_dict()), indent=2) + "\n")

@@ -4,7 +4,6 @@ not run."""
 
 from __future__ import annotations
 
-import json
 import sys
 from argparse import SUPPRESS, ArgumentParser
 from typing import Any
@@ -14,14 +13,12 @@ from django_cicd.management.base import (
     CicdCommand,
     add_output_options,
     add_run_options,
-    answer_is_no,
     could_not_run,
     run_options,
     seconds,
 )
-from django_cicd.planning import format_state
-from django_cicd.reporting.runs import backup_line, outcome_lines, step_line
-from django_cicd.rollback import RollbackOptions, RollbackPlan, RollbackResult
+from django_cicd.reporting.runs import progress_line
+from django_cicd.rollback import RollbackOptions, RollbackResult
 from django_cicd.runs import StepResult
 
 
@@ -119,6 +116,7 @@ class Command(CicdCommand):
         if steps < 1:
             raise could_not_run(f"--steps must be 1 or more, not {steps}")
         self.json_progress = format == "json" and not output
+        self.verbosity = options["verbosity"]
         rollback_options = RollbackOptions(
             **run_options(options),
             to=to,
@@ -137,17 +135,17 @@ class Command(CicdCommand):
             if plan or sql:
                 planned = rollback.plan_rollback(rollback_options)
                 result = RollbackResult(
-                    status="planned", database=planned.database, plan=planned, state_before=planned.state_before
+                    status="planned",
+                    database=planned.database,
+                    plan=planned,
+                    state_before=planned.state_before,
+                    image_target=docker_service or docker_image or "",
                 )
             else:
                 result = rollback.run_rollback(rollback_options, progress=self._progress)
         except rollback.CouldNotRollBack as exc:
             raise could_not_run(str(exc)) from exc
-        text = self._render_text(result, rollback_options)
-        rendered = json.dumps(result.as_dict(), indent=2) + "\n" if format == "json" else text
-        self.write_output(rendered, output, text=text)
-        if result.exit_code:
-            raise answer_is_no(result.summary)
+        self.emit(result, format=format, output=output, verbosity=self.verbosity)
 
     # --- input and output -------------------------------------------------------------------
 
@@ -159,58 +157,8 @@ class Command(CicdCommand):
         return input().strip().lower() == "yes"
 
     def _progress(self, action: str, step: StepResult) -> None:
-        seconds = f" ({step.seconds:.3f}s)" if step.seconds is not None else ""
-        lines = {
-            "unapply_start": f"  reversing {step.label} ...",
-            "unapply_success": f"  reversed  {step.label}{seconds}",
-            "unapply_failed": f"  FAILED    {step.label}{seconds}",
-        }
-        if action in lines:
+        line = progress_line(action, step, self.verbosity)
+        if line is not None:
             stream = self.stderr if self.json_progress else self.stdout
-            stream.write(lines[action])
+            stream.write(line)
             stream.flush()
-
-    def _render_text(self, result: RollbackResult, options: RollbackOptions) -> str:
-        plan = result.plan
-        lines = [self._headline(plan)]
-        lines.append(f"  now      {format_state(plan.state_before) or '(no migrations)'}")
-        if plan.target_state:
-            lines.append(f"  target   {format_state(plan.target_state)}")
-        for release in plan.undone:
-            lines.append(f"  undo     release {release.name} (ledger row {release.pk})")
-        if plan.mode == "restore" and plan.restore is not None:
-            lines.append(
-                f"  restore  {plan.restore.backup_name} (sha256 {plan.restore.backup_sha256[:16]}, taken before "
-                f"release {plan.restore.name})"
-            )
-        lines += backup_line(result)
-        for step in plan.steps:
-            lines.append(step_line(step, "reverse" if step.status == "pending" else None))
-            lines.extend(f"    {sql}" for sql in plan.sql.get(step.label, []))
-        for loss in plan.data_loss:
-            what = {"rows": "row(s)", "non-default": "row(s) not at the default", "non-null": "non-NULL row(s)"}
-            lines.append(f"  drops    {loss.where}: {loss.rows} {what.get(loss.counted, 'row(s)')} ({loss.migration})")
-        for item in plan.irreversible:
-            lines.append(f"  cannot   {item['message']}")
-        if plan.window:
-            lines.append(f"  window   {plan.window['summary']} (order: {plan.window['order'].replace('_', ' ')})")
-            lines.extend(f"    {finding['message']}" for finding in plan.window["findings"])
-            lines.extend(f"    {line}" for line in str(plan.window["steps"]).splitlines() if line.strip())
-        if plan.image:
-            switch = options.docker_service or options.docker_image
-            how = f" on {switch}" if switch else " (no --docker-service / --docker-image: not switched)"
-            lines.append(f"  image    {plan.image}{how}")
-        if result.image_switch:
-            lines.append(f"  switched {result.image_switch.get('summary')}")
-        lines.extend(f"  refused  {refusal}" for refusal in plan.refusals)
-        lines += outcome_lines(result, notes=plan.notes)
-        ok = result.exit_code == 0
-        lines.append((self.style.SUCCESS if ok else self.style.ERROR)(result.summary))
-        return "\n".join(lines) + "\n"
-
-    @staticmethod
-    def _headline(plan: RollbackPlan) -> str:
-        source = f"release {plan.from_release}" if plan.from_release else "the current state"
-        target = f"release {plan.to_release}" if plan.to_release else "?"
-        how = "restore the backup" if plan.mode == "restore" else f"reverse {len(plan.steps)} migration(s)"
-        return f"rollback_release on database {plan.database!r}: from {source} to {target}; {how}"

@@ -4,7 +4,6 @@ Exit 0 applied (or nothing to apply), 1 blocked, refused or failed, 2 could not 
 
 from __future__ import annotations
 
-import json
 from argparse import ArgumentParser
 from io import StringIO
 from typing import Any
@@ -16,14 +15,12 @@ from django_cicd.management.base import (
     CicdCommand,
     add_output_options,
     add_run_options,
-    answer_is_no,
     could_not_run,
     run_options,
 )
-from django_cicd.migrating import MigrateOptions, MigrateResult, StepResult
-from django_cicd.planning import format_state
+from django_cicd.migrating import MigrateOptions, StepResult
 from django_cicd.redaction import redact
-from django_cicd.reporting.runs import backup_line, outcome_lines, step_line
+from django_cicd.reporting.runs import progress_line
 
 
 class Command(CicdCommand):
@@ -199,14 +196,13 @@ class Command(CicdCommand):
             given = ", ".join(migrate_options.migrate_arguments())
             raise could_not_run(f"--rehearse runs the whole pending plan; it cannot be combined with {given}")
         self.json_progress = format == "json" and not output
+        self.verbosity = options["verbosity"]
         try:
             if not skip_checks:
                 self._system_checks(options["database"])
             if plan or sql or check_unapplied:
                 planned = migrating.describe_plan(migrate_options, with_sql=sql, check=check_unapplied)
-                self._render_plan(planned, format, output, "sql" if sql else "plan" if plan else "check")
-                if planned.exit_code:
-                    raise answer_is_no(self._check_summary(planned))
+                self.emit(planned, format=format, output=output, verbosity=self.verbosity)
                 return
             if rehearse:
                 report = rehearsal.rehearse(
@@ -214,22 +210,12 @@ class Command(CicdCommand):
                     lock_wait=options["lock_wait"],
                     progress=self._progress_line,
                 )
-                self.write_output(
-                    json.dumps(report.as_dict(), indent=2) + "\n" if format == "json" else report.render_text(),
-                    output,
-                    text=report.render_text(),
-                )
-                if not report.ok:
-                    raise answer_is_no(report.summary)
+                self.emit(report, format=format, output=output, verbosity=self.verbosity)
                 return
             result = migrating.safe_migrate(migrate_options, progress=self._progress)
         except (migrating.CouldNotMigrate, rehearsal.RehearsalError) as exc:
             raise could_not_run(str(exc)) from exc
-        text = self._render_text(result)
-        rendered = json.dumps(result.as_dict(), indent=2) + "\n" if format == "json" else text
-        self.write_output(rendered, output, text=text)
-        if result.exit_code:
-            raise answer_is_no(result.summary)
+        self.emit(result, format=format, output=output, verbosity=self.verbosity)
 
     def _system_checks(self, database: str) -> None:
         """Django's system checks, as migrate runs them (database checks on this alias only): warnings to
@@ -257,101 +243,6 @@ class Command(CicdCommand):
         stream.flush()
 
     def _progress(self, action: str, step: StepResult) -> None:
-        seconds = f" ({step.seconds:.3f}s)" if step.seconds is not None else ""
-        if action.endswith("_success") and step.status == "faked":
-            self._progress_line(f"  faked    {step.label}{seconds}")
-            return
-        lines = {
-            "apply_start": f"  applying {step.label} ...",
-            "apply_success": f"  applied  {step.label}{seconds}",
-            "apply_failed": f"  FAILED   {step.label}{seconds}",
-            "unapply_start": f"  reversing {step.label} ...",
-            "unapply_success": f"  reversed {step.label}{seconds}",
-            "unapply_failed": f"  FAILED   {step.label}{seconds}",
-        }
-        if action in lines:
-            self._progress_line(lines[action])
-
-    def _render_text(self, result: MigrateResult) -> str:
-        target = f", target {result.target}" if result.target else ""
-        fake = ", --fake" if result.fake else ", --fake-initial" if result.fake_initial else ""
-        lines = [
-            f"safe_migrate on database {result.database!r}: release {result.release}"
-            + (f", environment {result.environment}" if result.environment else "")
-            + (f", image {result.image}" if result.image else "")
-            + target
-            + fake
-            + (f", stage {result.stage}" if result.stage else ""),
-            f"  before   {format_state(result.state_before) or '(no migrations)'}",
-        ]
-        lines += backup_line(result)
-        for finding in result.findings:
-            reason = f" (accepted: {finding['accepted_reason']})" if finding.get("accepted_reason") else ""
-            lines.append(f"  {finding.get('status', 'blocked'):<8} {finding.get('message')}{reason}")
-        if result.hint:
-            lines.extend(f"  hint     {line}" for line in result.hint.splitlines())
-        lines.extend(f"  created  table {table} (app without migrations)" for table in result.synced)
-        lines.extend(step_line(step) for step in result.steps)
-        lines.extend(f"  pruned   {row['app']}.{row['name']} (applied {row['applied']})" for row in result.pruned)
-        lines += _loss_lines(result.data_loss, result.irreversible)
-        lines.extend(f"  refused  {refusal}" for refusal in result.refusals)
-        lines += outcome_lines(result)
-        style = self.style.SUCCESS if result.exit_code == 0 else self.style.ERROR
-        lines.append(style(result.summary))
-        return "\n".join(lines) + "\n"
-
-    @staticmethod
-    def _check_summary(planned: migrating.PlannedRun) -> str:
-        where = f"database {planned.database!r}"
-        if not planned.steps:
-            return f"safe_migrate --check: nothing to apply on {where}"
-        verb = "reverse" if planned.backwards else "apply"
-        names = ", ".join(f"{s['app']}.{s['name']}" for s in planned.steps[:5])
-        more = f" and {len(planned.steps) - 5} more" if len(planned.steps) > 5 else ""
-        return f"safe_migrate --check: {len(planned.steps)} migration(s) to {verb} on {where}: {names}{more}"
-
-    def _render_plan(self, planned: migrating.PlannedRun, format: str, output: str | None, mode: str) -> None:
-        if mode == "check":
-            # Pending: the exit 1 says it, on stderr, once.
-            text = "" if planned.exit_code else self._check_summary(planned) + "\n"
-        else:
-            verb = "reverse" if planned.backwards else "apply"
-            target = f" to {planned.target}" if planned.target else ""
-            head = f"{len(planned.steps)} migration(s) to {verb}{target}"
-            if planned.prune is not None:
-                head = f"{len(planned.prune)} row(s) of django_migrations to prune"
-            lines = [
-                f"safe_migrate --{mode} on database {planned.database!r}: {head}; nothing was changed",
-                f"  state    {format_state(planned.state) or '(no migrations)'}",
-            ]
-            lines.extend(f"  create   table {table} (app without migrations)" for table in planned.synced)
-            lines.extend(
-                f"  prune    {row['app']}.{row['name']} (applied {row['applied']})" for row in planned.prune or []
-            )
-            for step in planned.steps:
-                flags = [] if step["reversible"] or step["backwards"] else ["irreversible"]
-                if not step["atomic"]:
-                    flags.append("non-atomic")
-                lines.append(f"  {verb:<8} {step['app']}.{step['name']}" + (f"  ({', '.join(flags)})" if flags else ""))
-                # --plan: each operation as migrate --plan describes it; --sql: the SQL instead.
-                detail = (step["sql"] or ["-- (no SQL)"]) if mode == "sql" else step["operations"]
-                lines.extend(f"    {line}" for line in detail)
-            lines += _loss_lines(planned.data_loss, planned.irreversible)
-            lines.extend(f"  refused  {refusal}" for refusal in planned.refusals)
-            lines.extend(f"  note     {note}" for note in planned.notes)
-            text = "\n".join(lines) + "\n"
-        rendered = json.dumps(planned.as_dict(), indent=2) + "\n" if format == "json" else text
-        self.write_output(rendered, output, text=text)
-
-
-def _loss_lines(data_loss: list[dict[str, Any]], irreversible: list[dict[str, Any]]) -> list[str]:
-    """What a backward target's reverse drops and cannot undo, as rollback_release prints it."""
-    counted = {"rows": "row(s)", "non-default": "row(s) not at the default", "non-null": "non-NULL row(s)"}
-    lines = []
-    for loss in data_loss:
-        where = f'"{loss["table"]}"."{loss["column"]}"' if loss["column"] else f'table "{loss["table"]}"'
-        lines.append(
-            f"  drops    {where}: {loss['rows']} {counted.get(loss['counted'], 'row(s)')} ({loss['migration']})"
-        )
-    lines.extend(f"  cannot   {item['message']}" for item in irreversible)
-    return lines
+        line = progress_line(action, step, self.verbosity)
+        if line is not None:
+            self._progress_line(line)
