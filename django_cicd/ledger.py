@@ -15,7 +15,8 @@ import getpass
 import os
 import socket
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from django.db import connections
 from django.db.models import Q
@@ -330,6 +331,45 @@ def release_that_applied(database: str, keys: Iterable[tuple[str, str]]) -> Rele
         if any((app, name) in wanted for app, name in state.items()):
             return release
     return None
+
+
+@dataclass
+class ReleaseListing:
+    """What ``manage.py releases`` shows: the ledger of one database, newest first."""
+
+    database: str
+    exists: bool
+    rows: list[Release]
+    command: ClassVar[str] = "releases"
+    exit_code: ClassVar[int] = 0
+
+    @property
+    def status(self) -> str:
+        return "listed" if self.exists else "no_ledger"
+
+    @property
+    def summary(self) -> str:
+        if not self.exists:
+            return (
+                f"no release ledger in database {self.database!r} yet: safe_migrate creates it "
+                f"(manage.py safe_migrate --database {self.database})"
+            )
+        return f"{len(self.rows)} release row(s) of database {self.database!r}, newest first"
+
+    def as_dict(self) -> dict[str, Any]:
+        from django_cicd.results import envelope
+
+        return {
+            **envelope("releases", command=self.command, status=self.status, exit_code=0, summary=self.summary),
+            "database": self.database,
+            "ledger_exists": self.exists,
+            "releases": [row.as_dict() for row in self.rows],
+        }
+
+
+def listing(database: str, *, limit: int | None = 20, kind: str | None = None) -> ReleaseListing:
+    exists = table_exists(database)
+    return ReleaseListing(database, exists, list_releases(database, limit=limit, kind=kind) if exists else [])
 
 
 def list_releases(database: str, *, limit: int | None = 20, kind: str | None = None) -> list[Release]:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -542,8 +542,40 @@ class SendTestResult:
     failures: list[str]
     setup: SentrySetup
 
+    command: ClassVar[str] = "sentry_check"
+
+    @property
+    def exit_code(self) -> int:
+        """0 accepted; 1 Sentry answered and refused; 2 Sentry could not be reached."""
+        return 0 if self.accepted else 1 if self.reachable else 2
+
+    @property
+    def status(self) -> str:
+        return "accepted" if self.accepted else "refused" if self.reachable else "unreachable"
+
+    @property
+    def summary(self) -> str:
+        host = self.setup.dsn_host
+        if self.accepted:
+            return f"sentry_check: Sentry at {host} accepted the test event and the check-in"
+        reasons = ", ".join(sorted(set(self.failures))) or "no answer before the timeout"
+        if not self.reachable:
+            return (
+                f"sentry_check: Sentry at {host} could not be reached ({reasons}); check the DSN's host and "
+                "that this machine may connect to it"
+            )
+        return (
+            f"sentry_check: Sentry at {host} refused the test envelopes ({reasons}); check that the DSN's key "
+            "is active on the project's Client Keys page"
+        )
+
     def as_dict(self) -> dict[str, Any]:
+        from django_cicd.results import envelope
+
         return {
+            **envelope(
+                "sentry_check", command=self.command, status=self.status, exit_code=self.exit_code, summary=self.summary
+            ),
             "accepted": self.accepted,
             "reachable": self.reachable,
             "event_id": self.event_id,

@@ -20,11 +20,7 @@ _spec.loader.exec_module(docs_examples)
 #: the lead marks them or makes them shell blocks after merging it, and then removes them from here
 #: (test_pending_blocks_are_still_pending fails while an entry names a block that is no longer an
 #: unmarked console block).
-PENDING = {
-    ("docs/safe-migrate.md", '$ python manage.py safe_migrate --release "$GITHUB_SHA"'),
-    ("docs/rollback.md", "$ python manage.py rollback_release --plan "),
-    ("docs/rollback.md", "$ docker run --rm -e DJANGO_ENV -e SECRET_KEY -e DATABASE_URL "),
-}
+PENDING: set[tuple[str, str]] = set()
 
 
 def _unmarked() -> set[tuple[str, str]]:

@@ -203,7 +203,10 @@ class CicdCommand(BaseCommand):
         else:
             self.write_output(text, output)
         if result.exit_code:
-            raise Reported(redact(result.summary), returncode=result.exit_code)
+            summary = redact(result.summary)
+            # Said once: not again on stderr when the report already ends with it.
+            said = summary in redact(text)
+            raise (Reported if said else CommandError)(summary, returncode=result.exit_code)
 
     def run_from_argv(self, argv: list[str]) -> None:
         self._from_command_line = True

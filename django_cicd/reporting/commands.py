@@ -21,6 +21,18 @@ def text(result: Any, style: Style, verbosity: int) -> str:
         from django_cicd.reporting.runs import rollback_text
 
         return rollback_text(result, style, verbosity)
+    if name == "ReleaseListing":
+        from django_cicd.reporting.ledger import releases_text
+
+        return releases_text(result, style, verbosity)
+    if name == "ContractReport":
+        from django_cicd.reporting.env import contract_text
+
+        return contract_text(result, style, verbosity)
+    if name == "SendTestResult":
+        from django_cicd.reporting.sentry import sentry_check_text
+
+        return sentry_check_text(result, style, verbosity)
     if name == "RehearsalReport":
         return str(result.render_text())
     render = getattr(result, "render_text", None)

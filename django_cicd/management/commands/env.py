@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
@@ -12,101 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django_cicd import env
 from django_cicd.management.base import CicdCommand, add_output_options, answer_is_no, could_not_run
 from django_cicd.redaction import redact
-
-SCHEMA = "django-cicd/env"
-SCHEMA_VERSION = 1
-
-
-def reading_document(reading: env.Reading) -> dict[str, Any]:
-    """The ``--format json`` document (secret values never in it: only whether they are set)."""
-    contract = reading.contract
-    variables = []
-    for state in reading.states:
-        var = state.var
-        default = var.default_for(reading.stage)
-        variables.append(
-            {
-                "name": var.name,
-                "type": var.kind,
-                "state": state.state,
-                "source": state.source,
-                "secret": var.secret,
-                "required": var.required_in(reading.stage),
-                "required_in": list(contract.stages) if var.required is True else list(var.required or ()),
-                "value": None if var.secret else _jsonable(state.value),
-                "default": None if var.secret or default is env.UNSET else _jsonable(default),
-                "help": var.help,
-                "problem": state.problem.message if state.problem else None,
-            }
-        )
-    return {
-        "schema": SCHEMA,
-        "version": SCHEMA_VERSION,
-        "stage": reading.stage,
-        "stage_variable": contract.stage_variable,
-        "stages": list(contract.stages),
-        "build": reading.build,
-        "ok": reading.ok,
-        "variables": variables,
-        "problems": [problem.as_dict() for problem in reading.problems],
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if hasattr(value, "geturl"):
-        return str(value.geturl())
-    return str(value)
-
-
-def _shown(state: env.VariableState) -> str:
-    if state.var.secret:
-        return "(secret)" if state.state in {"set", "default", "placeholder"} else ""
-    if state.value is None:
-        return ""
-    value = state.value
-    text = value if isinstance(value, str) else str(value) if isinstance(value, Path) else json.dumps(_jsonable(value))
-    return text if len(text) <= 50 else text[:49] + "…"
-
-
-def render_text(reading: env.Reading, style: Any) -> str:
-    rows = [("NAME", "TYPE", "STATE", "SOURCE", "REQUIRED", "VALUE")]
-    for state in reading.states:
-        rows.append(
-            (
-                state.var.name,
-                state.var.kind + (" secret" if state.var.secret else ""),
-                state.state,
-                state.source or "-",
-                "yes" if state.var.required_in(reading.stage) else "no",
-                _shown(state),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    paint = {"missing": style.ERROR, "invalid": style.ERROR, "placeholder": style.WARNING}
-    stage = reading.stage or "unknown"
-    lines = [
-        style.MIGRATE_HEADING(
-            f"environment contract: {len(reading.states)} variables, stage {stage} "
-            f"({reading.contract.stage_variable}){', build phase' if reading.build else ''}"
-        )
-    ]
-    for index, row in enumerate(rows):
-        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
-        if index > 0:
-            cells[2] = paint.get(row[2], lambda text: text)(cells[2])
-        lines.append(("  " + "  ".join([*cells, row[-1]])).rstrip())
-    if reading.problems:
-        lines.append(style.ERROR(f"{len(reading.problems)} problem{'s' if len(reading.problems) != 1 else ''}:"))
-        lines.extend(f"  - {problem}" for problem in reading.problems)
-    else:
-        lines.append(style.SUCCESS("every variable is set or has a default"))
-    return "\n".join(lines) + "\n"
+from django_cicd.reporting.env import ContractReport
 
 
 def example_differences(contract: env.Contract, text: str) -> list[str]:
@@ -201,18 +106,7 @@ class Command(CicdCommand):
                 f"--stage {stage!r} is not a stage of the contract; use one of {', '.join(contract.stages)}."
             )
         reading = contract.read(stage=stage, build=False if stage is not None else None)
-        document = reading_document(reading)
-        text = render_text(reading, self.style)
-        if format == "json":
-            self.write_output(json.dumps(document, indent=2) + "\n", output, text=text)
-        else:
-            self.write_output(text, output)
-        if reading.problems:
-            count = len(reading.problems)
-            raise answer_is_no(
-                f"{count} variable{'s are' if count != 1 else ' is'} missing or invalid for stage "
-                f"{reading.stage or 'unknown'}; set {'them' if count != 1 else 'it'} in the environment."
-            )
+        self.emit(ContractReport(reading), format=format, output=output, verbosity=options["verbosity"])
 
     def _check_example(self, contract: env.Contract, path: str) -> None:
         try:

@@ -11,7 +11,7 @@ from django.db import connections
 
 from django_cicd.checks import run_checks, selected_checks
 from django_cicd.checks.builtin.migrations_safety import SELECTION_OPTION
-from django_cicd.management.base import CicdCommand, Reported, add_output_options, answer_is_no, could_not_run
+from django_cicd.management.base import CicdCommand, Reported, add_output_options, could_not_run
 from django_cicd.migrations_safety import SelectionError, named_migrations
 from django_cicd.migrations_safety import migrations_since as migrations_since_ref
 from django_cicd.redaction import redact
