@@ -48,7 +48,8 @@ def render(report: Report) -> str:
 
 
 def _description(finding: Finding) -> str:
-    text = finding.message
+    # Code Climate's specification: a description is a single line of text.
+    text = " ".join(line.strip() for line in finding.message.splitlines() if line.strip())
     if finding.waiver is not None:
         text += f" (waived: {finding.waiver.reason})"
     return text
@@ -65,4 +66,5 @@ def _fingerprint(check_id: str, finding: Finding, path: str) -> str:
             finding.message.split(":")[0],
         ]
     )
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
+    # surrogatepass: a file name's undecodable bytes (lone surrogates from os.fsdecode) hash too.
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -39,12 +39,18 @@ def render(report: Report) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+_NOT_XML: dict[int, str | None] = {
+    **dict.fromkeys(c for c in range(32) if c not in (9, 10, 13)),
+    **dict.fromkeys((0xFFFE, 0xFFFF)),
+    # Lone surrogates: a file name's undecodable bytes, as os.fsdecode() gives them.
+    **dict.fromkeys(range(0xD800, 0xE000), "\ufffd"),
+}
 
 
 def _xml_text(text: str) -> str:
-    """XML 1.0 cannot hold most control characters, even escaped: drop them."""
-    return text.translate(_CONTROL)
+    """XML 1.0 cannot hold most control characters, U+FFFE, U+FFFF or a lone surrogate, even
+    escaped: drop them, and show a surrogate (an undecodable byte) as the replacement character."""
+    return text.translate(_NOT_XML)
 
 
 def _describe(finding: Finding) -> str:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
+from urllib.parse import quote
 
 from django_cicd import __version__
 from django_cicd.planning import settings_path
@@ -16,6 +18,13 @@ def _level(severity: Severity, blocking: bool) -> str:
     if severity >= Severity.WARNING:
         return "warning"
     return "note"
+
+
+def _uri(path: str) -> str:
+    """A file path as SARIF's ``artifactLocation.uri``, which must be a URI reference: forward slashes,
+    and percent-encoded UTF-8 for a space or a non-ASCII letter. A byte of the file name that did not
+    decode (a lone surrogate from ``os.fsdecode``) is encoded as that byte."""
+    return quote(path.replace(os.sep, "/"), safe="/", errors="surrogateescape")
 
 
 def render(report: Report) -> str:
@@ -48,7 +57,7 @@ def render(report: Report) -> str:
         # GitHub code scanning rejects results without a location: configuration findings point at
         # the settings module, as in the GitLab report.
         path = finding.location.path if finding.location else default_path
-        physical: dict[str, Any] = {"artifactLocation": {"uri": path}}
+        physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(path)}}
         line = finding.location.line if finding.location else None
         physical["region"] = {"startLine": line or 1}
         item["locations"] = [{"physicalLocation": physical}]
