@@ -17,12 +17,18 @@ DEMO = ROOT / "var" / "demo"
 
 
 def step(
-    title: str, *args: str, expect: int = 0, cwd: Path = ROOT, shown: str = ""
+    title: str, *args: str, expect: int = 0, cwd: Path = ROOT, shown: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     where = "" if cwd == ROOT else f"({cwd.relative_to(ROOT)}) "
-    print(f"\n=== {title}\n{where}$ python manage.py {shown or ' '.join(args)}", flush=True)
+    prefix = "".join(f"{name}={value} " for name, value in (env or {}).items())
+    print(f"\n=== {title}\n{where}$ {prefix}python manage.py {shown or ' '.join(args)}", flush=True)
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=cwd, env=ENV, text=True, capture_output=True, check=False
+        [sys.executable, "manage.py", *args],
+        cwd=cwd,
+        env={**ENV, **(env or {})},
+        text=True,
+        capture_output=True,
+        check=False,
     )
     print(result.stdout, end="")
     if result.stderr:
@@ -56,10 +62,18 @@ step(
     "--output",
     str(DEMO / "predeploy.json"),
 )
-print(f"\nwrote {DEMO / 'predeploy.json'}")
-ENV["DEBUG"] = "True"
-step("A build with DEBUG switched on is refused (exit code 1)", "predeploy", "--only", "cicd.django", expect=1)
-del ENV["DEBUG"]
+REPORT = (DEMO / "predeploy.json").read_text().splitlines()
+print(f"\n$ head -n 12 {(DEMO / 'predeploy.json').relative_to(ROOT)}")
+print("\n".join(REPORT[:12]))
+print(f"... ({len(REPORT)} lines in all)")
+step(
+    "A build with DEBUG switched on is refused (exit code 1)",
+    "predeploy",
+    "--only",
+    "cicd.django",
+    expect=1,
+    env={"DEBUG": "True"},
+)
 
 step(
     "The environment contract of the production stage (secrets shown as set/unset only)", "env", "--stage", "production"

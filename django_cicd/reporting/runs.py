@@ -9,7 +9,7 @@ apps it changes; ``--verbosity 0`` prints the summary (and what went wrong) only
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.core.management.color import Style
@@ -41,6 +41,52 @@ def progress_line(action: str, step: StepResult, verbosity: int) -> str | None:
     if step.status == "undone" and action.endswith("_success"):
         return f"  undone    {step.label}{seconds}"
     return lines.get(action)
+
+
+class Progress:
+    """Progress lines of a run. At verbosity 1, consecutive migrations of one app that went well are
+    said in one line once the run moves on ("applied   auth.0002 ... 0012 (11 migrations, 0.106s)"), so
+    a first deploy does not print a line per migration of every app; a failure is said at once. At
+    verbosity 2 every start and every end has its line; at 0 nothing is printed."""
+
+    def __init__(self, verbosity: int, write: Callable[[str], None]) -> None:
+        self.verbosity = verbosity
+        self.write = write
+        self._group: list[StepResult] = []
+        self._verb = ""
+
+    def __call__(self, action: str, step: StepResult) -> None:
+        if self.verbosity >= 2:
+            line = progress_line(action, step, self.verbosity)
+            if line is not None:
+                self.write(line)
+            return
+        if self.verbosity < 1 or action.endswith("_start"):
+            return
+        verb = "undone" if step.status == "undone" else action.split("_", 1)[0] + "ied"
+        verb = {"applyied": "applied", "unapplyied": "reversed"}.get(verb, verb)
+        if action.endswith("_success") and step.status != "faked":
+            if self._group and (self._group[-1].app != step.app or self._verb != verb):
+                self.flush()
+            self._group.append(step)
+            self._verb = verb
+            return
+        self.flush()
+        line = progress_line(action, step, self.verbosity)
+        if line is not None:
+            self.write(line)
+
+    def flush(self) -> None:
+        group, self._group = self._group, []
+        if not group:
+            return
+        seconds = sum(step.seconds or 0.0 for step in group)
+        if len(group) == 1:
+            self.write(f"  {self._verb:<9} {group[0].label} ({seconds:.3f}s)")
+        else:
+            self.write(
+                f"  {self._verb:<9} {group[0].label} ... {group[-1].name} ({len(group)} migrations, {seconds:.3f}s)"
+            )
 
 
 def state_lines(before: Mapping[str, str | None], after: Mapping[str, str | None] | None, verbosity: int) -> list[str]:

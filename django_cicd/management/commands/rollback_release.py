@@ -17,9 +17,8 @@ from django_cicd.management.base import (
     run_options,
     seconds,
 )
-from django_cicd.reporting.runs import progress_line
+from django_cicd.reporting.runs import Progress
 from django_cicd.rollback import RollbackOptions, RollbackResult
-from django_cicd.runs import StepResult
 
 
 class Command(CicdCommand):
@@ -142,7 +141,11 @@ class Command(CicdCommand):
                     image_target=docker_service or docker_image or "",
                 )
             else:
-                result = rollback.run_rollback(rollback_options, progress=self._progress)
+                progress = Progress(self.verbosity, self._progress_line)
+                try:
+                    result = rollback.run_rollback(rollback_options, progress=progress)
+                finally:
+                    progress.flush()
         except rollback.CouldNotRollBack as exc:
             raise could_not_run(str(exc)) from exc
         self.emit(result, format=format, output=output, verbosity=self.verbosity)
@@ -156,9 +159,7 @@ class Command(CicdCommand):
         self.stdout.flush()
         return input().strip().lower() == "yes"
 
-    def _progress(self, action: str, step: StepResult) -> None:
-        line = progress_line(action, step, self.verbosity)
-        if line is not None:
-            stream = self.stderr if self.json_progress else self.stdout
-            stream.write(line)
-            stream.flush()
+    def _progress_line(self, line: str) -> None:
+        stream = self.stderr if self.json_progress else self.stdout
+        stream.write(line)
+        stream.flush()

@@ -18,9 +18,9 @@ from django_cicd.management.base import (
     could_not_run,
     run_options,
 )
-from django_cicd.migrating import MigrateOptions, StepResult
+from django_cicd.migrating import MigrateOptions
 from django_cicd.redaction import redact
-from django_cicd.reporting.runs import progress_line
+from django_cicd.reporting.runs import Progress
 
 
 class Command(CicdCommand):
@@ -212,7 +212,11 @@ class Command(CicdCommand):
                 )
                 self.emit(report, format=format, output=output, verbosity=self.verbosity)
                 return
-            result = migrating.safe_migrate(migrate_options, progress=self._progress)
+            progress = Progress(self.verbosity, self._progress_line)
+            try:
+                result = migrating.safe_migrate(migrate_options, progress=progress)
+            finally:
+                progress.flush()
         except (migrating.CouldNotMigrate, rehearsal.RehearsalError) as exc:
             raise could_not_run(str(exc)) from exc
         self.emit(result, format=format, output=output, verbosity=self.verbosity)
@@ -241,8 +245,3 @@ class Command(CicdCommand):
         stream = self.stderr if self.json_progress else self.stdout
         stream.write(line)
         stream.flush()
-
-    def _progress(self, action: str, step: StepResult) -> None:
-        line = progress_line(action, step, self.verbosity)
-        if line is not None:
-            self._progress_line(line)
