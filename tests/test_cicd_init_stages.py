@@ -10,15 +10,18 @@ release phase, which is part of their rollout command.
 
 from __future__ import annotations
 
+import http.server
 import re
 import shutil
+import subprocess
+import threading
 
 import pytest
 import yaml
 
 from django_cicd.scaffold import detect_project, render_files
 from tests.test_cicd_init_commands import manage_py_calls
-from tests.utils import ROOT
+from tests.utils import ROOT, need
 
 TARGETS = ["swarm", "kubernetes", "fly", "heroku"]
 #: The command line of each target's rollout, and of its health check (what it waits for).
@@ -196,3 +199,65 @@ def test_the_rehearsal_still_rehearses_the_whole_plan(generated, target):
     for lines in (github, gitlab):
         (line,) = [line for line in lines if "safe_migrate" in line]
         assert line.endswith('python manage.py safe_migrate --rehearse --release "$RELEASE" --image "$IMAGE"')
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    status = 200
+    paths: list[str] = []
+
+    def do_GET(self):
+        type(self).paths.append(self.path)
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def app_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Answer", (_Answer,), {"paths": []}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def run_heroku_health(files: dict[str, str], server, tmp_path) -> subprocess.CompletedProcess[str]:
+    """The generated Heroku health check step, as written, against a real HTTP server on 127.0.0.1.
+
+    Heroku cannot run here: a stand-in ``heroku`` on PATH answers ``ps:wait`` (every dyno on the new
+    release) and ``apps:info --shell`` (the app's web_url: the local server), and a stand-in
+    ``sleep`` returns at once so that the 30 attempts take no time. curl, timeout and bash are real.
+    """
+    _jobs, steps = github_deploy(files)
+    (script,) = [step["run"] for step in steps if step.get("id") == "health"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    (bin_dir / "heroku").write_text(
+        f'#!/bin/sh\ncase "$1" in\n  ps:wait) exit 0 ;;\n  apps:info) echo "git_url=x"; echo "web_url={url}" ;;\n'
+        "  *) exit 3 ;;\nesac\n"
+    )
+    (bin_dir / "sleep").write_text("#!/bin/sh\nexit 0\n")
+    for name in ("heroku", "sleep"):
+        (bin_dir / name).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "HEROKU_APP": "shop"}
+    return subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(("status", "passes"), [(200, True), (404, True), (503, False)])
+def test_the_heroku_health_check_wants_an_answer_below_500(generated, app_server, tmp_path, status, passes):
+    """An answer below 500 is the app serving (a 4xx too, as the image's health check counts it); the
+    router's 503 while no dyno answers is not, and after its attempts the step fails."""
+    need(shutil.which("curl") is not None, "curl is not installed")
+    app_server.RequestHandlerClass.status = status
+    result = run_heroku_health(generated["heroku"], app_server, tmp_path)
+    assert (result.returncode == 0) is passes, result.stdout + result.stderr
+    paths = app_server.RequestHandlerClass.paths
+    assert set(paths) == {"/"} and len(paths) == (1 if passes else 30)
+    if not passes:
+        assert f"did not answer (last status: {status})" in result.stderr
