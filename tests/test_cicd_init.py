@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from django.test import override_settings
 
 from django_cicd.scaffold import Project, ScaffoldError, detect_project, render_files, write_files
@@ -125,7 +126,8 @@ def test_the_pipelines_call_our_commands(project_dir):
     github, gitlab = files[".github/workflows/deploy.yml"], files[".gitlab-ci.yml"]
     for pipeline in (github, gitlab):
         assert "safe_migrate --rehearse" in pipeline
-        assert 'safe_migrate --release "$RELEASE" --image "$IMAGE"' in pipeline
+        assert 'safe_migrate --stage pre --release "$RELEASE" --image "$IMAGE"' in pipeline
+        assert 'safe_migrate --stage post --release "$RELEASE" --image "$IMAGE"' in pipeline
         assert 'rollback_release --noinput --docker-service "$SERVICE"' in pipeline
         assert "REVISION" in pipeline
     assert "predeploy --format github" in github
@@ -137,11 +139,18 @@ def test_the_pipelines_call_our_commands(project_dir):
     assert "when: on_failure" in gitlab and "when: manual" in gitlab
 
 
-def test_kubernetes_migrates_in_a_job_and_undoes_the_rollout_after_rollback_release(project_dir):
+def test_kubernetes_migrates_in_jobs_and_undoes_the_rollout_after_rollback_release(project_dir):
     project = detect_project(project_dir, settings_module="testproject.settings", targets=["kubernetes"])
     files = files_of(project)
-    assert {"deploy/kubernetes/deployment.yaml", "deploy/kubernetes/migrate-job.yaml"} <= set(files)
-    assert '"safe_migrate", "--release", "__RELEASE__"' in files["deploy/kubernetes/migrate-job.yaml"]
+    for stage in ("pre", "post"):
+        job = yaml.safe_load(files[f"deploy/kubernetes/migrate-{stage}-job.yaml"])
+        assert job["kind"] == "Job" and job["metadata"]["name"] == f"testproject-migrate-{stage}"
+        assert job["spec"]["backoffLimit"] == 0
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        assert container["command"] == [
+            "python", "manage.py", "safe_migrate", "--stage", stage, "--release", "__RELEASE__", "--image", "__IMAGE__"
+        ]  # fmt: skip
+        assert container["image"] == "__IMAGE__"
     github = files[".github/workflows/deploy.yml"]
     assert github.index("rollback-job.yaml") < github.index("kubectl rollout undo deployment/testproject")
 
@@ -149,8 +158,8 @@ def test_kubernetes_migrates_in_a_job_and_undoes_the_rollout_after_rollback_rele
 @pytest.mark.parametrize(
     ("target", "path", "text"),
     [
-        ("fly", "fly.toml", 'release_command = "python manage.py safe_migrate"'),
-        ("heroku", "heroku.yml", "- python manage.py safe_migrate"),
+        ("fly", "fly.toml", 'release_command = "python manage.py safe_migrate --stage pre"\n'),
+        ("heroku", "heroku.yml", "- python manage.py safe_migrate --stage pre\n"),
     ],
 )
 def test_release_phase_targets(project_dir, target, path, text):
@@ -269,7 +278,8 @@ def test_swarm_pipelines_migrate_and_deploy_the_image_by_digest(project_dir, sys
     pipeline = files_of(detect_project(project_dir, settings_module="testproject.settings"))[system]
     pin = pipeline.index('IMAGE="$(docker image inspect --format \'{{index .RepoDigests 0}}\' "$IMAGE")"')
     assert pipeline.index("docker pull --quiet") < pin
-    assert pin < pipeline.index('safe_migrate --release "$RELEASE" --image "$IMAGE"')
-    assert pin < pipeline.index('docker service update --with-registry-auth --image "$IMAGE"')
+    assert pin < pipeline.index('safe_migrate --stage pre --release "$RELEASE" --image "$IMAGE"')
+    assert pin < pipeline.index('docker service update --detach=false --with-registry-auth --image "$IMAGE"')
+    assert pin < pipeline.index('safe_migrate --stage post --release "$RELEASE" --image "$IMAGE"')
     if system.startswith(".github"):  # each step is a new shell: the pinned IMAGE goes through GITHUB_ENV
         assert 'echo "IMAGE=$IMAGE" >> "$GITHUB_ENV"' in pipeline[pin:]

@@ -159,8 +159,12 @@ def test_every_command_the_files_need_is_covered(project_dir):
     assert commands >= EXPECTED_COMMANDS
     # The forms the files use are all found: a shell line, a JSON array and a quoted string.
     texts = {str(call) for call in calls}
-    assert any(t.startswith("deploy/kubernetes/migrate-job.yaml") and "safe_migrate --release" in t for t in texts)
-    assert any(t.startswith("fly.toml") and t.endswith("manage.py safe_migrate") for t in texts)
+    for stage in ("pre", "post"):
+        job = f"deploy/kubernetes/migrate-{stage}-job.yaml"
+        assert any(t.startswith(job) and f"safe_migrate --stage {stage} --release" in t for t in texts)
+    assert any(t.startswith("fly.toml") and t.endswith("manage.py safe_migrate --stage pre") for t in texts)
+    # `flyctl ssh console --command "python /app/manage.py ..."` and `heroku run ... -- python manage.py ...`
+    assert any(t.startswith(".gitlab-ci.yml") and t.endswith("manage.py safe_migrate --stage post") for t in texts)
     assert any(t.startswith(".gitlab-ci.yml") and "--format junit --output reports/predeploy.xml" in t for t in texts)
 
 

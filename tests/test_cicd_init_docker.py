@@ -12,6 +12,7 @@ import sys
 import uuid
 
 import pytest
+import yaml
 
 from django_cicd.scaffold import detect_project, render_files, write_files
 from tests import docker_tools as dt
@@ -202,3 +203,72 @@ def test_swarm_stack_file_deploys_as_written(docker, cleanup, tmp_path):
                 until=lambda code: code == 0,
                 seconds=60,
             )
+
+
+#: A stand-in release for the health check test: a tiny HTTP server with a HEALTHCHECK (``check``),
+#: made from the local base image in a second (no project to build, no PyPI).
+PROBE_DOCKERFILE = """FROM {base}
+LABEL org.opencontainers.image.version={version}
+CMD ["python3", "-m", "http.server", "8000", "--bind", "127.0.0.1"]
+HEALTHCHECK --interval=1s --timeout=2s --start-period={start}s --retries=2 CMD {check}
+"""
+PROBE_ANSWERS = (
+    """["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/', timeout=1)"]"""
+)
+
+
+def test_the_swarm_health_check_catches_an_update_swarm_rolled_back(docker, cleanup, tmp_path):
+    """The generated deploy job's rollout and health check steps, run as written against a service on
+    the single-node Swarm with the stack file's update policy (start-first, failure_action rollback).
+
+    ``docker service update --detach=false`` waits for the update and exits 0 even when Swarm rolled
+    it back because the new task failed its health check: the health check step is what fails the
+    deploy then, before the post-deploy stage runs. An update that converged passes it.
+    """
+    dt.require_swarm(docker)
+    base = dt.ensure_base_image(docker)
+    images = {}
+    for name, check, start in (("v1", PROBE_ANSWERS, 20), ("v2", PROBE_ANSWERS, 20), ("broken", '["false"]', 1)):
+        tag = f"django-cicd-test/probe:{name}-{uuid.uuid4().hex[:8]}"
+        cleanup.append(("image", tag))
+        dockerfile = PROBE_DOCKERFILE.format(base=base, version=name, check=check, start=start)
+        built = subprocess.run(
+            [docker, "build", "--tag", tag, "-"], input=dockerfile, capture_output=True, text=True, timeout=300
+        )
+        assert built.returncode == 0, built.stderr
+        images[name] = dt.inspect(docker, tag)["Id"]
+
+    project = detect_project(tmp_path, settings_module="testproject.settings", targets=["swarm"])
+    workflow = next(f for f in render_files(project) if f.path == ".github/workflows/deploy.yml")
+    steps = {s.get("id"): s.get("run") for s in yaml.safe_load(workflow.content)["jobs"]["deploy"]["steps"]}
+    service = f"cicd-test-health-{uuid.uuid4().hex[:8]}"
+
+    def step(name: str, image: str) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "SERVICE": service, "IMAGE": image}
+        return subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", steps[name]],
+            env=env, capture_output=True, text=True, check=False, timeout=300,
+        )  # fmt: skip
+
+    try:
+        dt.docker_run(
+            docker, "service", "create", "--detach=false", "--quiet", "--name", service, "--replicas", "1",
+            "--update-order", "start-first", "--update-failure-action", "rollback", "--update-monitor", "5s",
+            "--rollback-order", "start-first", images["v1"],
+        )  # fmt: skip
+
+        rollout, health = step("rollout", images["v2"]), step("health", images["v2"])
+        assert rollout.returncode == 0, rollout.stdout + rollout.stderr
+        assert health.returncode == 0, health.stdout + health.stderr
+        assert health.stdout.startswith("Running ")
+
+        rollout, health = step("rollout", images["broken"]), step("health", images["broken"])
+        states = dt.docker_run(
+            docker, "service", "ps", "--no-trunc", "--format", "{{.Image}} {{.CurrentState}}", service
+        )
+        assert health.returncode == 1, f"{rollout.stdout}{rollout.stderr}\n{health.stdout}{health.stderr}"
+        assert f"{service} runs {images['v2']}, not {images['broken']}" in health.stderr, health.stderr
+        assert "rollback" in health.stderr, health.stderr  # the update state, e.g. rollback_completed
+        assert f"{images['broken']} Failed" in states.stdout  # it did fail its health check
+    finally:
+        dt.docker_run(docker, "service", "rm", service, check=False)

@@ -101,7 +101,8 @@ def check_agreement(files: dict[str, str], contract: env.Contract, target: str) 
         names = {name.removesuffix("_FILE") for name in stack_env}
         assert names <= declared and needed <= names
     if target == "kubernetes":
-        for path in ("deploy/kubernetes/migrate-job.yaml", "deploy/kubernetes/rollback-job.yaml"):
+        jobs = ("migrate-pre", "migrate-post", "rollback")
+        for path in (f"deploy/kubernetes/{job}-job.yaml" for job in jobs):
             container = yaml.safe_load(files[path])["spec"]["template"]["spec"]["containers"][0]
             assert {item["name"] for item in container["env"]} == {contract.stage_variable}
             assert container["envFrom"]  # the rest from the Secret <name>-env, listed in deployment.yaml

@@ -1,11 +1,13 @@
 """The whole journey, on a real Docker engine with a single-node Swarm and a real PostgreSQL:
 
 cicd_init writes the files into a copy of testproject; image v1 is built from the generated
-Dockerfile; predeploy runs in it; safe_migrate applies release v1 (image pinned by id); the image
-runs as a Swarm service. Release v2 adds a migration: it is rehearsed, applied with safe_migrate and
-the service is updated. Then rollback_release --docker-service brings the schema and the service
-back to v1, and the ledger shows the three steps. Every step runs as the generated pipeline runs it:
-a one-off container of the release's image, the variables passed by name (``-e NAME``).
+Dockerfile; predeploy runs in it; safe_migrate applies release v1 (image pinned by id) in its two
+stages around the start of the Swarm service. Release v2 adds a migration: it is rehearsed,
+applied by safe_migrate's pre-deploy stage, the service is updated, the generated health check
+step passes, and the post-deploy stage finds nothing left. Then rollback_release --docker-service
+brings the schema and the service back to v1, and the ledger shows the three steps. Every step runs
+as the generated pipeline runs it: a one-off container of the release's image, the variables passed
+by name (``-e NAME``); the health check is the generated step's own script.
 
 No registry can be reached here, so images are built locally (see tests/docker_tools.py) and pinned
 by image id, which Docker accepts wherever a reference goes; a pushed image would be pinned by its
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -29,6 +32,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import yaml
 from django.db import connections
 
 from tests import docker_tools as dt
@@ -143,6 +147,20 @@ class Journey:
             [self.docker, "run", "--rm", "--network", "host", *flags, *extra,
              "-v", f"{self.backups}:/backups", image, "python", "manage.py", *command],
             capture_output=True, text=True, check=False, timeout=900, env={**os.environ, **self.env},
+        )  # fmt: skip
+
+    def stage(self, stage: str, release: str, image_id: str) -> tuple[str, ...]:
+        """``safe_migrate --stage STAGE --release R --image REPO@ID``: the deploy job's two stages."""
+        return ("safe_migrate", "--stage", stage, "--release", release, "--image", f"{self.repository}@{image_id}")
+
+    def pipeline_step(self, project: Path, step_id: str, *, image: str) -> subprocess.CompletedProcess[str]:
+        """A step of the generated GitHub deploy job, its script as written, against this engine."""
+        workflow = yaml.safe_load((project / ".github" / "workflows" / "deploy.yml").read_text())
+        (script,) = [step["run"] for step in workflow["jobs"]["deploy"]["steps"] if step.get("id") == step_id]
+        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "SERVICE": self.service}
+        return subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", script], env={**env, "IMAGE": image},
+            capture_output=True, text=True, check=False, timeout=300,
         )  # fmt: skip
 
     def build(self, directory: Path, release: str) -> str:
@@ -278,8 +296,9 @@ def test_the_journey(journey, tmp_path):
     checked = j.one_off(v1_id, "predeploy")
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
-    # 4. safe_migrate, pinned to the image id: lock, backup (pg_dump in the image), ledger.
-    migrated = j.one_off(v1_id, "safe_migrate", "--release", "v1", "--image", f"{j.repository}@{v1_id}")
+    # 4. safe_migrate's pre-deploy stage, pinned to the image id: lock, backup (pg_dump in the image),
+    # ledger. On an empty database every migration is safe before the rollout.
+    migrated = j.one_off(v1_id, *j.stage("pre", "v1", v1_id))
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     assert list(j.backups.iterdir()), "safe_migrate took no backup"
     # A row of production data, which every later release and the rollback must keep.
@@ -296,6 +315,9 @@ def test_the_journey(journey, tmp_path):
     status, body = j.wait_serving(v1_id, "Journey kettle")
     assert (status, "Journey kettle" in body, "release 2" in body) == (200, True, False), body[:500] + j.diagnose()
     assert j.service_image() == v1_id
+    finished = j.one_off(v1_id, *j.stage("post", "v1", v1_id))
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "nothing to apply" in finished.stdout
 
     # 6. Release 2: a new migration. Build, rehearse, migrate, update the service.
     v2 = tmp_path / "v2"
@@ -308,12 +330,20 @@ def test_the_journey(journey, tmp_path):
     assert [s["name"] for s in rehearsal["phases"][0]["steps"]] == ["0006_product_subtitle"]
     assert "subtitle" not in j.columns("catalog_product")  # the rehearsal changed a copy only
 
-    migrated = j.one_off(v2_id, "safe_migrate", "--release", "v2", "--image", f"{j.repository}@{v2_id}")
+    # The pre-deploy stage: a nullable column is safe while v1 still serves.
+    migrated = j.one_off(v2_id, *j.stage("pre", "v2", v2_id))
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     assert "subtitle" in j.columns("catalog_product")
-    j.docker_run("service", "update", "--detach", "--image", v2_id, j.service)
+    j.docker_run("service", "update", "--detach=false", "--image", v2_id, j.service)
+    # The generated health check step, as written: the update converged on v2, every task healthy.
+    checked = j.pipeline_step(v1, "health", image=v2_id)
+    assert checked.returncode == 0, checked.stdout + checked.stderr + j.diagnose()
     status, body = j.wait_serving(v2_id, "release 2")
     assert (status, "release 2" in body, "Journey kettle" in body) == (200, True, True), body[:500] + j.diagnose()
+    # The post-deploy stage: nothing was held back, and the release keeps its one ledger row.
+    finished = j.one_off(v2_id, *j.stage("post", "v2", v2_id))
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "nothing to apply" in finished.stdout
 
     # The ledger: one succeeded deploy per release, each with its image pinned by id.
     assert j.ledger() == [
@@ -343,10 +373,11 @@ def test_the_journey(journey, tmp_path):
     assert states[0][0]["catalog"] == "0005_remove_product_legacy_code"
     listing = j.one_off(v1_id, "releases")
     assert listing.returncode == 0, listing.stderr
-    assert [line.split()[1:4] for line in listing.stdout.splitlines()[1:4]] == [
+    # Columns are two or more spaces apart; a deploy's kind names its stage ("deploy (pre)").
+    assert [re.split(r"\s{2,}", line.strip())[1:4] for line in listing.stdout.splitlines()[1:4]] == [
         ["v1", "rollback", "succeeded"],
-        ["v2", "deploy", "rolled_back"],
-        ["v1", "deploy", "succeeded"],
+        ["v2", "deploy (pre)", "rolled_back"],
+        ["v1", "deploy (pre)", "succeeded"],
     ], listing.stdout
     if os.environ.get("JOURNEY_SHOW"):
         print(rolled.stdout, listing.stdout, sep="\n")

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from django.template import Context, Engine
 
 import django_cicd
-from django_cicd.scaffold.targets import CI_SYSTEMS, TARGETS, Target
+from django_cicd.scaffold.targets import CI_SYSTEMS, DEPLOY_STEPS, TARGETS, Target
 from django_cicd.scaffold.writing import UnsafeTarget, plan_writes, write_planned
 
 __all__ = [
@@ -318,7 +318,7 @@ def _context(project: Project) -> dict[str, Any]:
     context["github_app_config"] = [(n, f"${{{{ secrets.{n} }}}}") for n in project.config_variables]
     context["github_platform_secrets"] = [(n, f"${{{{ secrets.{n} }}}}") for n in target.platform_secrets]
     for system, indent in (("github", 10), ("gitlab", 6)):
-        for step in ("setup", "migrate", "deploy", "rollback"):
+        for step in (*DEPLOY_STEPS, "rollback"):
             script = target.script(step, system, project)
             context[f"{system}_{step}"] = textwrap.indent(script, " " * indent).rstrip() if script else ""
     return context
