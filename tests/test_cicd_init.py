@@ -194,8 +194,10 @@ def test_write_never_overwrites_without_force(project_dir):
 def test_command_writes_the_files(project_dir):
     stdout, stderr, code = run_command("cicd_init", directory=str(project_dir), settings_module="testproject.settings")
     assert code == 0, stderr
-    assert [line.split()[-1] for line in stdout.splitlines()] == EXPECTED_FILES
-    assert all(line.startswith("created") for line in stdout.splitlines())
+    *files, summary = stdout.splitlines()
+    assert [line.split()[-1] for line in files] == EXPECTED_FILES
+    assert all(line.startswith("created") for line in files)
+    assert summary == f"cicd_init wrote {len(EXPECTED_FILES)} file(s) in {project_dir} (0 unchanged)"
     assert all((project_dir / path).is_file() for path in EXPECTED_FILES)
 
 

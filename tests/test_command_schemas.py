@@ -105,6 +105,19 @@ def test_sentry_check_documents():
             _valid(result.stdout, status=status)
 
 
+def test_cicd_init_documents(tmp_path):
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "testproject", project / "testproject", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "manage.py", project / "manage.py")
+    _json("cicd_init", "--directory", str(project), "--dry-run", status="planned")
+    _json("cicd_init", "--directory", str(project), status="written")
+    (project / "Dockerfile").write_text("# edited by hand\n")
+    skipped = _json("cicd_init", "--directory", str(project), status="skipped")
+    assert skipped["exit_code"] == 1
+
+
 def test_predeploy_report_validates():
     Group.objects.create(name="so the database is not empty")
     stdout, _stderr, _code = run_command("predeploy", "--format", "json", "--no-db")

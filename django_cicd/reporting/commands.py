@@ -29,6 +29,10 @@ def text(result: Any, style: Style, verbosity: int) -> str:
         from django_cicd.reporting.env import contract_text
 
         return contract_text(result, style, verbosity)
+    if name == "ScaffoldReport":
+        from django_cicd.reporting.scaffold import cicd_init_text
+
+        return cicd_init_text(result, style, verbosity)
     if name == "SendTestResult":
         from django_cicd.reporting.sentry import sentry_check_text
 

@@ -18,7 +18,7 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from django.template import Context, Engine
 
@@ -125,6 +125,63 @@ class GeneratedFile:
 class WriteResult:
     path: str
     action: Literal["created", "overwritten", "unchanged", "skipped", "would create", "would overwrite"]
+
+
+@dataclass
+class ScaffoldReport:
+    """What ``cicd_init`` wrote (or would write) for a project."""
+
+    directory: str
+    dry_run: bool
+    project: Project
+    files: list[WriteResult]
+    command: ClassVar[str] = "cicd_init"
+
+    @property
+    def skipped(self) -> list[str]:
+        return [r.path for r in self.files if r.action == "skipped"]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.skipped else 0
+
+    @property
+    def status(self) -> str:
+        return "skipped" if self.skipped else "planned" if self.dry_run else "written"
+
+    @property
+    def summary(self) -> str:
+        if self.skipped:
+            return (
+                f"{len(self.skipped)} file(s) exist and differ ({', '.join(self.skipped)}); rerun with --force to "
+                "overwrite them, or --dry-run to see the list."
+            )
+        changed = sum(1 for r in self.files if r.action not in {"unchanged"})
+        verb = "would write" if self.dry_run else "wrote"
+        return f"cicd_init {verb} {changed} file(s) in {self.directory} ({len(self.files) - changed} unchanged)"
+
+    def as_dict(self) -> dict[str, Any]:
+        from django_cicd.results import envelope
+
+        project = self.project
+        return {
+            **envelope(
+                "cicd_init", command=self.command, status=self.status, exit_code=self.exit_code, summary=self.summary
+            ),
+            "directory": self.directory,
+            "dry_run": self.dry_run,
+            "project": {
+                "settings_module": project.settings_module,
+                "application": project.application,
+                "server": project.server,
+                "database_vendor": project.vendor,
+                "python_version": project.python_version,
+                "requirements": project.requirements,
+                "targets": list(project.targets),
+                "ci": list(project.ci),
+            },
+            "files": [{"path": r.path, "action": r.action} for r in self.files],
+        }
 
 
 def _application_path(dotted: str | None) -> str | None:

@@ -7,20 +7,20 @@ the way to it, among others: every path is checked before the first write).
 
 from __future__ import annotations
 
-import json
 from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
-from django_cicd.management.base import CicdCommand, add_output_options, answer_is_no, could_not_run
+from django_cicd.management.base import CicdCommand, add_output_options, could_not_run
 from django_cicd.scaffold import (
     CI_SYSTEMS,
     SERVERS,
     TARGETS,
     VENDORS,
     ScaffoldError,
+    ScaffoldReport,
     detect_project,
     render_files,
     write_files,
@@ -107,38 +107,8 @@ class Command(CicdCommand):
         except OSError as exc:
             raise could_not_run(f"cannot write into {base_dir}: {exc.strerror or exc}") from exc
 
-        skipped = [r.path for r in results if r.action == "skipped"]
-        width = max(len(r.action) for r in results)
-        lines = [f"{r.action:<{width}}  {r.path}" for r in results]
-        text = "\n".join(lines) + "\n"
-        if skipped:
-            text += f"{len(skipped)} file(s) exist and differ; rerun with --force to overwrite them.\n"
-        document = {
-            "schema": "django-cicd/cicd_init",
-            "version": 1,
-            "directory": str(base_dir),
-            "dry_run": dry_run,
-            "project": {
-                "settings_module": project.settings_module,
-                "application": project.application,
-                "server": project.server,
-                "database_vendor": project.vendor,
-                "python_version": project.python_version,
-                "requirements": project.requirements,
-                "targets": list(project.targets),
-                "ci": list(project.ci),
-            },
-            "files": [{"path": r.path, "action": r.action} for r in results],
-        }
-        if format == "json":
-            self.write_output(json.dumps(document, indent=2) + "\n", output, text)
-        else:
-            self.write_output(text, output)
-        if skipped:
-            raise answer_is_no(
-                f"{len(skipped)} file(s) exist and differ ({', '.join(skipped)}); "
-                "rerun with --force to overwrite them, or --dry-run to see the list."
-            )
+        report = ScaffoldReport(str(base_dir), dry_run, project, results)
+        self.emit(report, format=format, output=output, verbosity=options["verbosity"])
 
 
 def _default_directory() -> Path:
