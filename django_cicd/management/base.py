@@ -133,6 +133,8 @@ class _ReaderMayLeave(OutputWrapper):
     def __init__(self, out: TextIO) -> None:
         super().__init__(out)
         self._stream = out
+        #: True once the reader left: what the command says from then on reaches nobody on stdout.
+        self.reader_left = False
 
     def write(  # type: ignore[override]  # OutputWrapper's own signature, as django-stubs has it
         self, msg: str = "", style_func: Callable[[str], str] | None = None, ending: str | None = None
@@ -149,6 +151,7 @@ class _ReaderMayLeave(OutputWrapper):
             self._reader_left()
 
     def _reader_left(self) -> None:
+        self.reader_left = True
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             try:
@@ -225,7 +228,8 @@ class CicdCommand(BaseCommand):
         except Reported as exc:
             if getattr(self, "_from_command_line", False) and not options.get("traceback"):
                 self.stdout.flush()
-                raise SystemExit(exc.returncode) from None  # the report on stdout said it already
+                if not getattr(self.stdout, "reader_left", False):
+                    raise SystemExit(exc.returncode) from None  # the report on stdout said it already
             raise
         except CommandError as exc:
             if exc.args and isinstance(exc.args[0], str):
