@@ -230,6 +230,7 @@ class CicdCommand(BaseCommand):
                 self.stdout.flush()
                 if not getattr(self.stdout, "reader_left", False):
                     raise SystemExit(exc.returncode) from None  # the report on stdout said it already
+                raise CommandError(str(exc), returncode=exc.returncode) from None  # nobody read it there
             raise
         except CommandError as exc:
             if exc.args and isinstance(exc.args[0], str):
