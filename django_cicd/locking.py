@@ -12,7 +12,8 @@ The lock's connection is separate from Django's because django-dbbackup closes t
 during a backup or restore, which would release a session lock. Its session is told not to time out
 for being idle, and a heartbeat thread verifies the lock every ``CICD["LOCK_HEARTBEAT"]`` seconds
 (which also keeps proxies from closing it); a lost lock is noticed there, before every migration and
-before every schema statement of the run.
+before every migration's record in django_migrations, and before any statement of the run when
+the last check is more than 50 ms old.
 """
 
 from __future__ import annotations

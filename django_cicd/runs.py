@@ -6,7 +6,8 @@ everything around it, the same way for both:
 1. check the options (an alias that exists, finite timeouts), connect, refuse ``--no-backup`` in
    production;
 2. take the deploy lock (waiting can be interrupted by a signal) and keep verifying it: a heartbeat
-   thread, a check before every migration and before every schema statement, so a lost lock stops
+   thread, a check before every migration, before its record and before any statement 50 ms after
+   the last check, so a lost lock stops
    the run at once;
 3. find rows of runs that never finished: never touched while their database session is alive;
    otherwise their half-applied step is undone, operation by operation;
@@ -55,13 +56,12 @@ from django_cicd.vendors import Catalog, HeldLock, LockLost
 
 #: django_cicd's own app is never reversed by a run: its table holds the ledger the run writes to.
 LEDGER_APP = "django_cicd"
-#: A data statement is run without asking the server about the lock again when it asked this
-#: recently (seconds); schema statements and migration records always ask first.
+#: A statement is run without asking the server about the lock again when it asked this recently
+#: (seconds); a migration's start and its record in django_migrations (its commit point) always ask.
 GUARD_INTERVAL = 0.05
 #: The catalog objects each ledger row records (``details["objects_before"]``), so that a later
 #: restore of the backup taken with it can drop what came after.
 TOP_LEVEL = ("table", "view", "sequence")
-_SCHEMA_VERBS = ("CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "COMMENT")
 
 Progress = Callable[[str, "StepResult"], None]
 
@@ -638,12 +638,7 @@ class Run:
                 self._tripped = True
                 raise LockLost(lock.lost)
             now = time.monotonic()
-            head = sql.lstrip()[:60]
-            if (
-                head[:8].upper().startswith(_SCHEMA_VERBS)
-                or "django_migrations" in head
-                or now - self._last_verify > GUARD_INTERVAL
-            ):
+            if "django_migrations" in sql.lstrip()[:60] or now - self._last_verify > GUARD_INTERVAL:
                 if not lock.verify(thorough=False):
                     self._tripped = True
                     raise LockLost(lock.lost)
