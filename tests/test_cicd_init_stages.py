@@ -184,9 +184,7 @@ def test_github_rolls_back_only_once_the_pre_stage_ran(generated, target):
     runs_pre = ROLLOUT[target] if target in RELEASE_PHASE else STAGE["pre"].get(target, "safe_migrate --stage pre")
     assert any(runs_pre in line for line in migrate_lines)
     assert all("if" not in step and "continue-on-error" not in step for step in steps[migrate:])
-    assert jobs["deploy"]["outputs"] == {
-        "migrated": "${{ steps.migrate.outcome == 'success' }}"
-    }
+    assert jobs["deploy"]["outputs"] == {"migrated": "${{ steps.migrate.outcome == 'success' }}"}
     assert jobs["rollback"]["needs"] == ["deploy"]
     assert "needs.deploy.outputs.migrated == 'true'" in jobs["rollback"]["if"]
 
