@@ -593,7 +593,7 @@ class Run:
                 compress=cicd_settings.BACKUP_COMPRESS,
                 encrypt=cicd_settings.BACKUP_ENCRYPT,
             )
-            backups.verify_backup(info)
+            # take_backup read the file back from the storage for its sha256: that read is the check.
         except (backups.BackupError, backups.BackupNotReady) as exc:
             if self.signals.count:
                 return None  # the signal ended the dump client: the caller reports the stop
