@@ -57,7 +57,16 @@ def drop(vendor: str) -> None:
 def run(project: Path, env: dict[str, str]) -> tuple[float, dict]:
     started = time.perf_counter()
     process = subprocess.run(
-        [sys.executable, str(project / "manage.py"), "safe_migrate", "--no-backup", "--release", "bench", "--format", "json"],
+        [
+            sys.executable,
+            str(project / "manage.py"),
+            "safe_migrate",
+            "--no-backup",
+            "--release",
+            "bench",
+            "--format",
+            "json",
+        ],
         env=env,
         cwd=project,
         capture_output=True,

@@ -36,6 +36,7 @@ def psql(sql: str, database: str = "postgres") -> str:
 
 
 LAST_OUTPUT: list[str] = [""]
+LAST_CPU: list[float] = [0.0]
 
 
 def manage(*args: str, env: dict[str, str]) -> tuple[float, int]:
@@ -49,6 +50,7 @@ def manage(*args: str, env: dict[str, str]) -> tuple[float, int]:
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
+        LAST_CPU[0] = usage.ru_utime + usage.ru_stime
         out.seek(0)
         LAST_OUTPUT[0] = out.read().decode()
         if process.returncode != 0:
@@ -88,11 +90,14 @@ def main() -> None:
 
         # 1. nothing to apply
         settled = {**env, "CICD_TEST_CATALOG": ""}
-        plain, ours = [], []
+        plain, ours, plain_cpu, ours_cpu = [], [], [], []
         for _ in range(options.repeat):  # interleaved, so that a busy spell of the machine hits both sides
             plain.append(manage("migrate", env=settled)[0])
+            plain_cpu.append(LAST_CPU[0])
             ours.append(manage("safe_migrate", "--release", "bench", env=settled)[0])
+            ours_cpu.append(LAST_CPU[0])
         nothing_ratio = statistics.median(ours) / statistics.median(plain)
+        nothing_cpu_ratio = statistics.median(ours_cpu) / statistics.median(plain_cpu)
 
         # small-database peak memory, for the memory ratio
         _, _ = manage("migrate", "catalog", "0005", env=env)
@@ -148,7 +153,10 @@ def main() -> None:
 
     print(f"database size for the backup run: {size / 1024 / 1024:.0f} MB")
     count, seconds, migrations = (sum(c[i] for c in checks) for i in range(3))
-    print(f"nothing to apply:   safe_migrate / migrate                    = {nothing_ratio:.2f}x (limit 1.05x)")
+    print(
+        f"nothing to apply:   safe_migrate / migrate                    = {nothing_ratio:.2f}x (limit 1.05x; "
+        f"CPU time {nothing_cpu_ratio:.2f}x)"
+    )
     print(f"with a backup:      safe_migrate / (pg_dump -Fc + migrate)    = {backup_ratio:.2f}x (limit 1.0x)")
     print(
         f"lock liveness:      {count} checks by the runs for {migrations} migrations, {seconds * 1000:.2f} ms in all = "
