@@ -7,6 +7,7 @@ Each renderer returns a string; :func:`render` picks one by name and passes the 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -14,16 +15,17 @@ from django.core.management.color import Style, no_style
 
 from django_cicd.redaction import redact, redact_value, secret_values
 from django_cicd.report import Report
-from django_cicd.reporting import codequality, github, json_format, junit, sarif, text
 
-FORMATS: dict[str, Callable[[Report], str]] = {
-    "json": json_format.render,
-    "junit": junit.render,
-    "github": github.render,
-    "gitlab": codequality.render,
-    "sarif": sarif.render,
+#: The module of each machine format's ``render``, imported when that format is asked for: the
+#: XML and SARIF renderers are predeploy's, and safe_migrate or rollback_release need none of them.
+FORMAT_MODULES: dict[str, str] = {
+    "json": "json_format",
+    "junit": "junit",
+    "github": "github",
+    "gitlab": "codequality",
+    "sarif": "sarif",
 }
-MACHINE_FORMATS = tuple(FORMATS)
+MACHINE_FORMATS = tuple(FORMAT_MODULES)
 ALL_FORMATS = ("text", *MACHINE_FORMATS)
 
 
@@ -59,10 +61,16 @@ def redact_report(report: Report) -> Report:
     return dataclasses.replace(report, results=results)
 
 
+def renderer(format: str) -> Callable[..., str]:
+    """The ``render`` function of ``format`` ("text" or one of :data:`MACHINE_FORMATS`)."""
+    module = "text" if format == "text" else FORMAT_MODULES[format]
+    return importlib.import_module(f"django_cicd.reporting.{module}").render  # type: ignore[no-any-return]
+
+
 def render(report: Report, format: str, style: Style | None = None) -> str:
     """Render ``report`` in ``format``: fields are masked before encoding, the output once more after."""
     safe = redact_report(report)
-    output = text.render(safe, style or no_style()) if format == "text" else FORMATS[format](safe)
+    output = renderer(format)(safe) if format != "text" else renderer("text")(safe, style or no_style())
     return redact(output)
 
 
