@@ -31,7 +31,8 @@ ROLLOUT = {
     "fly": 'flyctl deploy --app "$FLY_APP" --image "$IMAGE" --wait-timeout 600',
     "heroku": 'git push "https://heroku:$HEROKU_API_KEY@git.heroku.com/$HEROKU_APP.git" "HEAD:refs/heads/main"',
     "cloudrun": 'gcloud run services update-traffic "$SERVICE" --region "$GCP_REGION" --to-latest',
-    "elasticbeanstalk": 'aws elasticbeanstalk update-environment --environment-name "$EB_ENVIRONMENT" --version-label "$RELEASE"',
+    "elasticbeanstalk": 'aws elasticbeanstalk update-environment --environment-name "$EB_ENVIRONMENT" '
+    '--version-label "$RELEASE"',
 }
 HEALTH = {
     "swarm": "docker service ps --no-trunc --filter desired-state=running",

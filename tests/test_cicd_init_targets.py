@@ -138,17 +138,10 @@ def test_kubernetes_probes_ask_the_health_path_and_the_service_reaches_the_pods(
 
 def test_kubernetes_jobs_run_each_stage_once_and_never_retry(generated):
     documents = k8s_documents(generated["kubernetes"])
+    identity = ["--release", "__RELEASE__", "--image", "__IMAGE__"]
     expected = {
-        "testproject-migrate-pre": ["safe_migrate", "--stage", "pre", "--release", "__RELEASE__", "--image", "__IMAGE__"],
-        "testproject-migrate-post": [
-            "safe_migrate",
-            "--stage",
-            "post",
-            "--release",
-            "__RELEASE__",
-            "--image",
-            "__IMAGE__",
-        ],
+        "testproject-migrate-pre": ["safe_migrate", "--stage", "pre", *identity],
+        "testproject-migrate-post": ["safe_migrate", "--stage", "post", *identity],
         "testproject-rollback": ["rollback_release", "--noinput"],
     }
     for name, words in expected.items():
@@ -162,7 +155,12 @@ def test_kubernetes_jobs_run_each_stage_once_and_never_retry(generated):
 # Cloud Run
 
 #: Fields of Knative's revision spec that a Kubernetes PodSpec does not have.
-KNATIVE_REVISION_FIELDS = ("containerConcurrency", "timeoutSeconds", "responseStartTimeoutSeconds", "idleTimeoutSeconds")
+KNATIVE_REVISION_FIELDS = (
+    "containerConcurrency",
+    "timeoutSeconds",
+    "responseStartTimeoutSeconds",
+    "idleTimeoutSeconds",
+)
 #: Fields of a Cloud Run task template that a Kubernetes PodSpec does not have.
 CLOUD_RUN_TASK_FIELDS = ("maxRetries", "timeoutSeconds")
 
@@ -377,4 +375,4 @@ def test_every_script_passes_shellcheck(generated):
 
 def test_shellcheck_can_fail():
     need(shutil.which("shellcheck") is not None, "shellcheck is not installed (apt-get install shellcheck)")
-    assert re.search(r"SC2086", shellcheck('rm -rf $DIRECTORY/build\n').stdout)
+    assert re.search(r"SC2086", shellcheck("rm -rf $DIRECTORY/build\n").stdout)

@@ -189,8 +189,8 @@ gcloud auth configure-docker "${GCP_REPOSITORY%%/*}" --quiet
 docker pull --quiet "$IMAGE"
 docker tag "$IMAGE" "$GCP_REPOSITORY/__NAME__:$RELEASE"
 docker push --quiet "$GCP_REPOSITORY/__NAME__:$RELEASE"
-IMAGE="$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$GCP_REPOSITORY/__NAME__:$RELEASE" \\
-  | grep -m 1 "^$GCP_REPOSITORY/__NAME__@")"
+IMAGE="$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' \\
+  "$GCP_REPOSITORY/__NAME__:$RELEASE" | grep -m 1 "^$GCP_REPOSITORY/__NAME__@")"
 echo "Cloud Run image: $IMAGE\""""
 
 #: Replace a Cloud Run Job with this release's manifest, run it, and wait: `--wait` returns non-zero
@@ -260,9 +260,9 @@ def _cloudrun(step: str, system: str, project: Project) -> str:
         # A new revision that takes no traffic until Cloud Run found it ready (its startup probe on
         # the health path); `gcloud run deploy` fails when it never is. Then all traffic moves to it.
         return (
-            f'gcloud run deploy "$SERVICE" --region "$GCP_REGION" --image "$IMAGE" --no-traffic --quiet \\\n'
-            f'  --update-labels "release=$RELEASE"\n'
-            f'gcloud run services update-traffic "$SERVICE" --region "$GCP_REGION" --to-latest --quiet'
+            'gcloud run deploy "$SERVICE" --region "$GCP_REGION" --image "$IMAGE" --no-traffic --quiet \\\n'
+            '  --update-labels "release=$RELEASE"\n'
+            'gcloud run services update-traffic "$SERVICE" --region "$GCP_REGION" --to-latest --quiet'
         )
     if step == "health":
         return _CLOUD_RUN_HEALTH.replace("__HEALTH_PATH__", shlex.quote(project.health_path))
@@ -286,12 +286,14 @@ _EB_RUN = """\
 instance="$(aws elasticbeanstalk describe-environment-resources --environment-name "$EB_ENVIRONMENT" \\
   --query 'EnvironmentResources.Instances[0].Id' --output text)"
 command_id="$(aws ssm send-command --instance-ids "$instance" --document-name AWS-RunShellScript \\
-  --comment "django-cicd $RELEASE" --parameters 'commands=["bash /var/app/current/deploy/elasticbeanstalk/run.sh python manage.py __ARGS__"]' \\
+  --comment "django-cicd $RELEASE" \\
+  --parameters 'commands=["bash /var/app/current/deploy/elasticbeanstalk/run.sh python manage.py __ARGS__"]' \\
   --query 'Command.CommandId' --output text)"
 aws ssm wait command-executed --command-id "$command_id" --instance-id "$instance" || true
 aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" \\
   --query '[StandardOutputContent, StandardErrorContent]' --output text
-result="$(aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" --query Status --output text)"
+result="$(aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" \\
+  --query Status --output text)"
 if [ "$result" != Success ]; then echo "the command on $instance ended with $result" >&2; exit 1; fi"""
 
 #: Health by Elastic Beanstalk's own account (the environment is Ready, runs this version, and its
@@ -310,7 +312,8 @@ for attempt in $(seq 60); do
 done
 url="http://$cname"__HEALTH_PATH__
 code="$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time 10 "$url" || true)"
-if [ "$code" -ge 200 ] && [ "$code" -lt 500 ]; then echo "$url answered $code"; else echo "$url answered $code" >&2; exit 1; fi"""
+echo "$url answered $code"
+if [ "$code" -lt 200 ] || [ "$code" -ge 500 ]; then exit 1; fi"""
 
 
 def _elasticbeanstalk(step: str, system: str, project: Project) -> str:
@@ -326,16 +329,18 @@ def _elasticbeanstalk(step: str, system: str, project: Project) -> str:
         return (
             'bucket="$(aws elasticbeanstalk create-storage-location --query S3Bucket --output text)"\n'
             "# REVISION names the release for the ledger (safe_migrate reads it in the working directory).\n"
-            'printf \'%s\\n\' "$RELEASE" > REVISION\n'
+            "printf '%s\\n' \"$RELEASE\" > REVISION\n"
             'git archive --format=zip --add-file REVISION --output "bundle-$RELEASE.zip" HEAD\n'
             'aws s3 cp --only-show-errors "bundle-$RELEASE.zip" "s3://$bucket/$EB_APPLICATION/$RELEASE.zip"\n'
             'if ! aws elasticbeanstalk describe-application-versions --application-name "$EB_APPLICATION" \\\n'
-            '  --version-labels "$RELEASE" --query "ApplicationVersions[0].VersionLabel" --output text | grep -q "$RELEASE"; then\n'
+            '  --version-labels "$RELEASE" --query "ApplicationVersions[0].VersionLabel" --output text \\\n'
+            '  | grep -q "$RELEASE"; then\n'
             '  aws elasticbeanstalk create-application-version --application-name "$EB_APPLICATION" \\\n'
             '    --version-label "$RELEASE" --source-bundle "S3Bucket=$bucket,S3Key=$EB_APPLICATION/$RELEASE.zip" \\\n'
             '    --process --description "django-cicd release $RELEASE" > /dev/null\n'
             "fi\n"
-            'aws elasticbeanstalk update-environment --environment-name "$EB_ENVIRONMENT" --version-label "$RELEASE" > /dev/null\n'
+            'aws elasticbeanstalk update-environment --environment-name "$EB_ENVIRONMENT" \\\n'
+            '  --version-label "$RELEASE" > /dev/null\n'
             'aws elasticbeanstalk wait environment-updated --environment-names "$EB_ENVIRONMENT"'
         )
     if step == "health":
@@ -347,9 +352,9 @@ def _elasticbeanstalk(step: str, system: str, project: Project) -> str:
         # The database first, on an instance that still runs this release (it has the migration files),
         # then the previous application version, labelled with the previous commit.
         return (
-            _EB_RUN.replace("__ARGS__", "rollback_release --noinput")
-            + "\nprevious=\"${PREVIOUS_IMAGE##*:}\"\n"
-            'aws elasticbeanstalk update-environment --environment-name "$EB_ENVIRONMENT" --version-label "$previous" > /dev/null\n'
+            _EB_RUN.replace("__ARGS__", "rollback_release --noinput") + '\nprevious="${PREVIOUS_IMAGE##*:}"\n'
+            'aws elasticbeanstalk update-environment --environment-name "$EB_ENVIRONMENT" \\\n'
+            '  --version-label "$previous" > /dev/null\n'
             'aws elasticbeanstalk wait environment-updated --environment-names "$EB_ENVIRONMENT"'
         )
     raise ValueError(step)
