@@ -9,9 +9,11 @@ passing); ``post``, the post-deploy stage (``safe_migrate --stage post``: what h
 new code, under the same release). ``rollback`` runs ``rollback_release`` with the *new* image, which
 still has the migration files, then the platform's own switch back to the previous image.
 
-Heroku and Fly.io run the pre-deploy stage themselves, in their release phase (``heroku.yml``'s
-``release``, ``fly.toml``'s ``release_command``), inside the rollout: their ``migrate`` script is
-empty and the rollout step is where the pre-deploy stage runs (:attr:`Target.release_phase`).
+Heroku, Fly.io and Elastic Beanstalk run the pre-deploy stage themselves, in their release phase
+(``heroku.yml``'s ``release``, ``fly.toml``'s ``release_command``, a ``leader_only`` container
+command in ``.ebextensions``), inside the rollout: their ``migrate`` script is empty and the rollout
+step is where the pre-deploy stage runs (:attr:`Target.release_phase`). Cloud Run runs both stages
+as Cloud Run Jobs, around a revision deployed without traffic.
 
 The scripts read ``$IMAGE`` (the image of this commit) and ``$RELEASE`` (the commit), and secrets
 only from the environment, never from the command line.
