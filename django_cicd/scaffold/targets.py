@@ -285,17 +285,29 @@ def _cloudrun(step: str, system: str, project: Project) -> str:
 #: need the SSM agent and the AmazonSSMManagedInstanceCore policy), and fail when the command does.
 #: deploy/elasticbeanstalk/run.sh, in the bundle, gives it the virtualenv and the environment's properties.
 _EB_RUN = """\
-instance="$(aws elasticbeanstalk describe-environment-resources --environment-name "$EB_ENVIRONMENT" \\
-  --query 'EnvironmentResources.Instances[0].Id' --output text)"
+# An instance that runs this release (enhanced health reports each instance's version).
+instance="$(aws elasticbeanstalk describe-instances-health --environment-name "$EB_ENVIRONMENT" \\
+  --attribute-names Deployment --output text \\
+  --query "InstanceHealthList[?Deployment.VersionLabel=='$RELEASE'] | [0].InstanceId")"
+case "$instance" in
+  ""|None) echo "no instance of $EB_ENVIRONMENT runs $RELEASE" >&2; exit 1 ;;
+esac
 command_id="$(aws ssm send-command --instance-ids "$instance" --document-name AWS-RunShellScript \\
-  --comment "django-cicd $RELEASE" \\
+  --comment "django-cicd $RELEASE" --timeout-seconds 600 \\
   --parameters 'commands=["bash /var/app/current/deploy/elasticbeanstalk/run.sh python manage.py __ARGS__"]' \\
   --query 'Command.CommandId' --output text)"
-aws ssm wait command-executed --command-id "$command_id" --instance-id "$instance" || true
+# Until the command ends (the invocation may not be visible yet right after send-command; the
+# document stops a command after an hour, its default executionTimeout).
+while :; do
+  result="$(aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" \\
+    --query Status --output text 2> /dev/null || echo Pending)"
+  case "$result" in
+    Pending|InProgress|Delayed) sleep 5 ;;
+    *) break ;;
+  esac
+done
 aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" \\
   --query '[StandardOutputContent, StandardErrorContent]' --output text
-result="$(aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" \\
-  --query Status --output text)"
 if [ "$result" != Success ]; then echo "the command on $instance ended with $result" >&2; exit 1; fi"""
 
 #: Health by Elastic Beanstalk's own account (the environment is Ready, runs this version, and its
