@@ -32,7 +32,7 @@ def run(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
 
 
-TARGETS = ["swarm", "kubernetes", "fly", "heroku"]
+TARGETS = ["swarm", "kubernetes", "fly", "heroku", "cloudrun", "elasticbeanstalk"]
 VENDORS = ["postgresql", "mysql", "sqlite"]
 SCHEMAS = {
     "vendor.github-workflows": ".github/workflows/deploy.yml",

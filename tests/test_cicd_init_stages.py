@@ -23,27 +23,38 @@ from django_cicd.scaffold import detect_project, render_files
 from tests.test_cicd_init_commands import manage_py_calls
 from tests.utils import ROOT, need
 
-TARGETS = ["swarm", "kubernetes", "fly", "heroku"]
+TARGETS = ["swarm", "kubernetes", "fly", "heroku", "cloudrun", "elasticbeanstalk"]
 #: The command line of each target's rollout, and of its health check (what it waits for).
 ROLLOUT = {
     "swarm": 'docker service update --detach=false --with-registry-auth --image "$IMAGE" "$SERVICE"',
     "kubernetes": 'kubectl set image deployment/testproject testproject="$IMAGE"',
     "fly": 'flyctl deploy --app "$FLY_APP" --image "$IMAGE" --wait-timeout 600',
     "heroku": 'git push "https://heroku:$HEROKU_API_KEY@git.heroku.com/$HEROKU_APP.git" "HEAD:refs/heads/main"',
+    "cloudrun": 'gcloud run services update-traffic "$SERVICE" --region "$GCP_REGION" --to-latest',
+    "elasticbeanstalk": 'aws elasticbeanstalk update-environment --environment-name "$EB_ENVIRONMENT" '
+    '--version-label "$RELEASE"',
 }
 HEALTH = {
     "swarm": "docker service ps --no-trunc --filter desired-state=running",
     "kubernetes": "kubectl rollout status deployment/testproject --timeout=10m",
     "fly": 'flyctl ssh console --app "$FLY_APP" --command "python /app/docker/healthcheck.py"',
     "heroku": 'timeout 600 heroku ps:wait --app "$HEROKU_APP" --type web',
+    "cloudrun": 'gcloud run services describe "$SERVICE" --region "$GCP_REGION" --format json',
+    "elasticbeanstalk": "aws elasticbeanstalk describe-environments",
 }
 #: The line that runs each stage: safe_migrate itself, or (Kubernetes) the apply of its Job's manifest.
 STAGE = {
-    "pre": {"kubernetes": "deploy/kubernetes/migrate-pre-job.yaml | kubectl apply"},
-    "post": {"kubernetes": "deploy/kubernetes/migrate-post-job.yaml | kubectl apply"},
+    "pre": {
+        "kubernetes": "deploy/kubernetes/migrate-pre-job.yaml | kubectl apply",
+        "cloudrun": "deploy/cloudrun/migrate-pre-job.yaml >",
+    },
+    "post": {
+        "kubernetes": "deploy/kubernetes/migrate-post-job.yaml | kubectl apply",
+        "cloudrun": "deploy/cloudrun/migrate-post-job.yaml >",
+    },
 }
 #: Where Heroku and Fly.io keep the command of their release phase.
-RELEASE_PHASE = {"fly": "fly.toml", "heroku": "heroku.yml"}
+RELEASE_PHASE = {"fly": "fly.toml", "heroku": "heroku.yml", "elasticbeanstalk": ".ebextensions/django-cicd.config"}
 
 
 @pytest.fixture(scope="module")

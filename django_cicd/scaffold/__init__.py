@@ -401,7 +401,9 @@ def render_files(project: Project) -> list[GeneratedFile]:
         files.append(GeneratedFile(".gitlab-ci.yml", _render("ci/gitlab-ci.yml", ctx)))
     for target in project.target_objects:
         for path, template in target.files:
-            files.append(GeneratedFile(path, _render(template, {**ctx, "target": target})))
+            files.append(
+                GeneratedFile(path, _render(template, {**ctx, "target": target}), executable=path.endswith(".sh"))
+            )
     return files
 
 

@@ -9,9 +9,11 @@ passing); ``post``, the post-deploy stage (``safe_migrate --stage post``: what h
 new code, under the same release). ``rollback`` runs ``rollback_release`` with the *new* image, which
 still has the migration files, then the platform's own switch back to the previous image.
 
-Heroku and Fly.io run the pre-deploy stage themselves, in their release phase (``heroku.yml``'s
-``release``, ``fly.toml``'s ``release_command``), inside the rollout: their ``migrate`` script is
-empty and the rollout step is where the pre-deploy stage runs (:attr:`Target.release_phase`).
+Heroku, Fly.io and Elastic Beanstalk run the pre-deploy stage themselves, in their release phase
+(``heroku.yml``'s ``release``, ``fly.toml``'s ``release_command``, a ``leader_only`` container
+command in ``.ebextensions``), inside the rollout: their ``migrate`` script is empty and the rollout
+step is where the pre-deploy stage runs (:attr:`Target.release_phase`). Cloud Run runs both stages
+as Cloud Run Jobs, around a revision deployed without traffic.
 
 The scripts read ``$IMAGE`` (the image of this commit) and ``$RELEASE`` (the commit), and secrets
 only from the environment, never from the command line.
@@ -179,6 +181,199 @@ def _kubernetes(step: str, system: str, project: Project) -> str:
     raise ValueError(step)
 
 
+#: The manifests of Cloud Run's migration Jobs and rollback Job, and of its service, as the project holds them.
+CLOUD_RUN_FILE = "deploy/cloudrun/{}.yaml"
+
+#: Cloud Run runs images from Artifact Registry: the deploy copies the image of this commit there once,
+#: and from then on the release is its digest in Artifact Registry (as the ledger records it).
+_CLOUD_RUN_COPY = """\
+gcloud auth configure-docker "${GCP_REPOSITORY%%/*}" --quiet
+docker pull --quiet "$IMAGE"
+docker tag "$IMAGE" "$GCP_REPOSITORY/__NAME__:$RELEASE"
+docker push --quiet "$GCP_REPOSITORY/__NAME__:$RELEASE"
+IMAGE="$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' \\
+  "$GCP_REPOSITORY/__NAME__:$RELEASE" | grep -m 1 "^$GCP_REPOSITORY/__NAME__@")"
+echo "Cloud Run image: $IMAGE\""""
+
+#: Replace a Cloud Run Job with this release's manifest, run it, and wait: `--wait` returns non-zero
+#: when the execution fails (the Job has maxRetries 0: a half-done migration is never retried).
+_CLOUD_RUN_JOB = """\
+manifest="$(mktemp)"
+sed -e "s|__IMAGE__|$IMAGE|g" -e "s|__RELEASE__|$RELEASE|g" -e "s|__PROJECT__|$GCP_PROJECT|g" __FILE__ > "$manifest"
+gcloud run jobs replace "$manifest" --region "$GCP_REGION" --quiet
+gcloud run jobs execute __JOB__ --region "$GCP_REGION" --wait"""
+
+#: Health by Cloud Run's own account (Ready: the latest revision passed its startup probe on the health
+#: path, and it is the one that serves), then by asking the service as the probes do (below 500).
+_CLOUD_RUN_HEALTH = """\
+gcloud run services describe "$SERVICE" --region "$GCP_REGION" --format json | python3 -c '
+import json, sys
+status = json.load(sys.stdin).get("status", {})
+ready = [c.get("status") for c in status.get("conditions", []) if c.get("type") == "Ready"]
+latest = status.get("latestCreatedRevisionName")
+serving = [t.get("revisionName") or latest for t in status.get("traffic", []) if t.get("percent")]
+print("Ready:", ready, "latest revision:", latest, "serving:", serving)
+if ready != ["True"] or status.get("latestReadyRevisionName") != latest or serving != [latest]:
+    sys.exit("the new revision is not ready, or does not serve all the traffic")
+'
+base="$(gcloud run services describe "$SERVICE" --region "$GCP_REGION" --format 'value(status.url)')"
+url="$base"__HEALTH_PATH__
+# An identity token for a service that requires authentication (harmless for a public one).
+token="$(gcloud auth print-identity-token --audiences "$base")"
+for attempt in $(seq 30); do
+  status="$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time 10 \\
+    --header "Authorization: Bearer $token" "$url" || true)"
+  if [ "$status" -ge 200 ] && [ "$status" -lt 500 ]; then echo "$url answered $status"; break; fi
+  if [ "$attempt" -eq 30 ]; then echo "$url did not answer (last status: $status)" >&2; exit 1; fi
+  sleep 10
+done"""
+
+#: The revision to go back to: the newest one that runs another image than this release's digest.
+_CLOUD_RUN_PREVIOUS = """\
+digest="$(gcloud artifacts docker images describe "$IMAGE" --format 'value(image_summary.fully_qualified_digest)')"
+previous="$(gcloud run revisions list --service "$SERVICE" --region "$GCP_REGION" \\
+  --sort-by '~metadata.creationTimestamp' --format 'value(metadata.name,spec.containers[0].image)' \\
+  | awk -v new="$digest" '$2 != new { print $1; exit }')"
+if [ -z "$previous" ]; then echo "no earlier revision of $SERVICE to go back to" >&2; exit 1; fi
+gcloud run services update-traffic "$SERVICE" --region "$GCP_REGION" --to-revisions "$previous=100" --quiet
+echo "$SERVICE serves $previous again\""""
+
+
+def _cloudrun(step: str, system: str, project: Project) -> str:
+    name = project.name
+
+    def job(job_name: str, file: str) -> str:
+        return _CLOUD_RUN_JOB.replace("__JOB__", job_name).replace("__FILE__", CLOUD_RUN_FILE.format(file))
+
+    if step == "setup":
+        # A service account key in GCP_SA_KEY (see docs/targets/cloud-run.md for Workload Identity).
+        return (
+            'printf \'%s\' "$GCP_SA_KEY" > "${RUNNER_TEMP:-/tmp}/gcp-key.json"\n'
+            'gcloud auth activate-service-account --key-file "${RUNNER_TEMP:-/tmp}/gcp-key.json" --quiet\n'
+            'rm -f "${RUNNER_TEMP:-/tmp}/gcp-key.json"\n'
+            'gcloud config set project "$GCP_PROJECT" --quiet'
+        )
+    if step == "migrate":
+        copy = _CLOUD_RUN_COPY.replace("__NAME__", name)
+        if system == "github":
+            copy += '\necho "IMAGE=$IMAGE" >> "$GITHUB_ENV"'
+        return copy + "\n" + job(f"{name}-migrate-pre", "migrate-pre-job")
+    if step == "deploy":
+        # A new revision that takes no traffic until Cloud Run found it ready (its startup probe on
+        # the health path); `gcloud run deploy` fails when it never is. Then all traffic moves to it.
+        return (
+            'gcloud run deploy "$SERVICE" --region "$GCP_REGION" --image "$IMAGE" --no-traffic --quiet \\\n'
+            '  --update-labels "release=$RELEASE"\n'
+            'gcloud run services update-traffic "$SERVICE" --region "$GCP_REGION" --to-latest --quiet'
+        )
+    if step == "health":
+        return _CLOUD_RUN_HEALTH.replace("__HEALTH_PATH__", shlex.quote(project.health_path))
+    if step == "post":
+        return job(f"{name}-migrate-post", "migrate-post-job")
+    if step == "rollback":
+        # The database first, with this release's image (it has the migration files), then the traffic.
+        return (
+            f'IMAGE="$GCP_REPOSITORY/{name}:$RELEASE"\n'
+            + job(f"{name}-rollback", "rollback-job")
+            + "\n"
+            + _CLOUD_RUN_PREVIOUS
+        )
+    raise ValueError(step)
+
+
+#: Run ``manage.py`` on one instance of the environment, through AWS Systems Manager (the instances
+#: need the SSM agent and the AmazonSSMManagedInstanceCore policy), and fail when the command does.
+#: deploy/elasticbeanstalk/run.sh, in the bundle, gives it the virtualenv and the environment's properties.
+_EB_RUN = """\
+# An instance that runs this release (enhanced health reports each instance's version).
+instance="$(aws elasticbeanstalk describe-instances-health --environment-name "$EB_ENVIRONMENT" \\
+  --attribute-names Deployment --output text \\
+  --query "InstanceHealthList[?Deployment.VersionLabel=='$RELEASE'] | [0].InstanceId")"
+case "$instance" in
+  ""|None) echo "no instance of $EB_ENVIRONMENT runs $RELEASE" >&2; exit 1 ;;
+esac
+command_id="$(aws ssm send-command --instance-ids "$instance" --document-name AWS-RunShellScript \\
+  --comment "django-cicd $RELEASE" --timeout-seconds 600 \\
+  --parameters 'commands=["bash /var/app/current/deploy/elasticbeanstalk/run.sh python manage.py __ARGS__"]' \\
+  --query 'Command.CommandId' --output text)"
+# Until the command ends (the invocation may not be visible yet right after send-command; the
+# document stops a command after an hour, its default executionTimeout).
+while :; do
+  result="$(aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" \\
+    --query Status --output text 2> /dev/null || echo Pending)"
+  case "$result" in
+    Pending|InProgress|Delayed) sleep 5 ;;
+    *) break ;;
+  esac
+done
+aws ssm get-command-invocation --command-id "$command_id" --instance-id "$instance" \\
+  --query '[StandardOutputContent, StandardErrorContent]' --output text
+if [ "$result" != Success ]; then echo "the command on $instance ended with $result" >&2; exit 1; fi"""
+
+#: Health by Elastic Beanstalk's own account (the environment is Ready, runs this version, and its
+#: enhanced health is Green: every instance passed the health check on the health path), then by
+#: asking the environment's URL as the health check does (an answer below 500).
+_EB_HEALTH = """\
+for attempt in $(seq 60); do
+  read -r status health version cname <<< "$(aws elasticbeanstalk describe-environments \\
+    --environment-names "$EB_ENVIRONMENT" \\
+    --query 'Environments[0].[Status, Health, VersionLabel, CNAME]' --output text)"
+  echo "$EB_ENVIRONMENT: $status, $health, version $version"
+  if [ "$version" != "$RELEASE" ]; then echo "$EB_ENVIRONMENT runs $version, not $RELEASE" >&2; exit 1; fi
+  if [ "$status" = Ready ] && [ "$health" = Green ]; then break; fi
+  if [ "$attempt" -eq 60 ]; then echo "$EB_ENVIRONMENT did not become healthy" >&2; exit 1; fi
+  sleep 10
+done
+url="http://$cname"__HEALTH_PATH__
+code="$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time 10 "$url" || true)"
+echo "$url answered $code"
+if [ "$code" -lt 200 ] || [ "$code" -ge 500 ]; then exit 1; fi"""
+
+
+def _elasticbeanstalk(step: str, system: str, project: Project) -> str:
+    if step == "setup":
+        # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_DEFAULT_REGION from the job's environment.
+        return "aws --version\naws sts get-caller-identity --query Arn --output text"
+    if step == "migrate":
+        return ""  # .ebextensions: container_commands run safe_migrate --stage pre on the leader instance
+    if step == "deploy":
+        # The source bundle of this commit, as an application version labelled with the commit; then the
+        # environment update: on the leader instance, container_commands run the pre-deploy stage before
+        # the new version takes traffic, and a failure there fails the update.
+        return (
+            'bucket="$(aws elasticbeanstalk create-storage-location --query S3Bucket --output text)"\n'
+            "# REVISION names the release for the ledger (safe_migrate reads it in the working directory).\n"
+            "printf '%s\\n' \"$RELEASE\" > REVISION\n"
+            'git archive --format=zip --add-file REVISION --output "bundle-$RELEASE.zip" HEAD\n'
+            'aws s3 cp --only-show-errors "bundle-$RELEASE.zip" "s3://$bucket/$EB_APPLICATION/$RELEASE.zip"\n'
+            'if ! aws elasticbeanstalk describe-application-versions --application-name "$EB_APPLICATION" \\\n'
+            '  --version-labels "$RELEASE" --query "ApplicationVersions[0].VersionLabel" --output text \\\n'
+            '  | grep -q "$RELEASE"; then\n'
+            '  aws elasticbeanstalk create-application-version --application-name "$EB_APPLICATION" \\\n'
+            '    --version-label "$RELEASE" --source-bundle "S3Bucket=$bucket,S3Key=$EB_APPLICATION/$RELEASE.zip" \\\n'
+            '    --process --description "django-cicd release $RELEASE" > /dev/null\n'
+            "fi\n"
+            'aws elasticbeanstalk update-environment --environment-name "$EB_ENVIRONMENT" \\\n'
+            '  --version-label "$RELEASE" > /dev/null\n'
+            'aws elasticbeanstalk wait environment-updated --environment-names "$EB_ENVIRONMENT"'
+        )
+    if step == "health":
+        return _EB_HEALTH.replace("__HEALTH_PATH__", shlex.quote(project.health_path))
+    if step == "post":
+        # On one instance of the new version, which names the release as its container_commands did.
+        return _EB_RUN.replace("__ARGS__", "safe_migrate --stage post")
+    if step == "rollback":
+        # The database first, on an instance that still runs this release (it has the migration files),
+        # then the previous application version, labelled with the previous commit.
+        return (
+            _EB_RUN.replace("__ARGS__", "rollback_release --noinput") + '\nprevious="${PREVIOUS_IMAGE##*:}"\n'
+            'aws elasticbeanstalk update-environment --environment-name "$EB_ENVIRONMENT" \\\n'
+            '  --version-label "$previous" > /dev/null\n'
+            'aws elasticbeanstalk wait environment-updated --environment-names "$EB_ENVIRONMENT"'
+        )
+    raise ValueError(step)
+
+
 def _fly(step: str, system: str, project: Project) -> str:
     if step == "setup":
         return "flyctl version"
@@ -228,7 +423,14 @@ def _heroku(step: str, system: str, project: Project) -> str:
     raise ValueError(step)
 
 
-_SCRIPTS = {"swarm": _swarm, "kubernetes": _kubernetes, "fly": _fly, "heroku": _heroku}
+_SCRIPTS = {
+    "swarm": _swarm,
+    "kubernetes": _kubernetes,
+    "fly": _fly,
+    "heroku": _heroku,
+    "cloudrun": _cloudrun,
+    "elasticbeanstalk": _elasticbeanstalk,
+}
 
 TARGETS: dict[str, Target] = {
     "swarm": Target(
@@ -263,4 +465,28 @@ TARGETS: dict[str, Target] = {
         release_phase=True,
     ),
 }
+TARGETS["cloudrun"] = Target(
+    "cloudrun",
+    "Google Cloud Run",
+    files=(
+        ("deploy/cloudrun/service.yaml", "deploy/cloudrun-service.yaml"),
+        ("deploy/cloudrun/migrate-pre-job.yaml", "deploy/cloudrun-migrate-pre-job.yaml"),
+        ("deploy/cloudrun/migrate-post-job.yaml", "deploy/cloudrun-migrate-post-job.yaml"),
+        ("deploy/cloudrun/rollback-job.yaml", "deploy/cloudrun-rollback-job.yaml"),
+    ),
+    # GCP_PROJECT, GCP_REGION and GCP_REPOSITORY are not secret; kept in the same store for one place.
+    platform_secrets=("GCP_SA_KEY", "GCP_PROJECT", "GCP_REGION", "GCP_REPOSITORY"),
+)
+TARGETS["elasticbeanstalk"] = Target(
+    "elasticbeanstalk",
+    "AWS Elastic Beanstalk",
+    files=(
+        ("Procfile", "deploy/eb-Procfile"),
+        (".ebextensions/django-cicd.config", "deploy/eb-django-cicd.config"),
+        (".platform/hooks/predeploy/01_django_cicd.sh", "deploy/eb-predeploy.sh"),
+        ("deploy/elasticbeanstalk/run.sh", "deploy/eb-run.sh"),
+    ),
+    platform_secrets=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"),
+    release_phase=True,
+)
 TARGETS["docker"] = TARGETS["swarm"]
