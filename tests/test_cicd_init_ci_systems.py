@@ -376,6 +376,22 @@ def test_the_production_credentials_are_bound_by_name_and_never_written(generate
     for name in ("SECRET_KEY", "DATABASE_URL", "DEPLOY_SSH_KEY"):
         assert environment[name][:2] == ["credentials", "("], name
     assert environment["REGISTRY_CREDENTIALS"] == ["credentials", "(", "registry", ")"]
+    # Travis CI exports every repository variable into every job: production's and the platform's
+    # carry a prefix, and only the deploy and rollback jobs export them under their own names.
+    travis = yaml.safe_load((directory / FILES["travis"]).read_text())["jobs"]["include"]
+    for job in travis:
+        exports = [line for line in job.get("before_script", []) if line.startswith("for name in")]
+        if job["stage"] in ("deploy", "rollback"):
+            (line,) = exports
+            assert 'from="PRODUCTION_$name"' in line and " DOCKER_HOST;" in line and " SECRET_KEY " in line
+        elif job["stage"] == "rehearse":
+            assert 'from="STAGING_$name"' in exports[0] and "DOCKER_HOST" not in exports[0]
+        else:
+            assert exports == [], job["stage"]
+    # CircleCI: the Swarm jobs talk to the manager (DOCKER_HOST=ssh://...), not to a remote Docker of CircleCI's.
+    circleci = yaml.safe_load((directory / FILES["circleci"]).read_text())["jobs"]
+    assert "setup_remote_docker" not in circleci["deploy"]["steps"] + circleci["rollback"]["steps"]
+    assert "setup_remote_docker" in circleci["build"]["steps"]
     for system in NEW_SYSTEMS:
         text = (directory / FILES[system]).read_text()
         assert "PRIVATE KEY" not in text and "postgres://" not in text.split("rehearse")[-1]

@@ -55,6 +55,10 @@ def ci_context(project: Project, target: Target) -> dict[str, Any]:
     # A Jenkins credential that does not exist fails the stage: bind the ones the settings require;
     # an optional secret is one line to add where it is used (the file says which).
     context: dict[str, Any] = {"jenkins_app_variables": (*project.config_variables, *project.required_secrets)}
+    # Travis CI exports every repository variable into every job: production's, the platform's
+    # credentials included (DOCKER_HOST would send the build job's docker to the Swarm manager),
+    # carry the PRODUCTION_ prefix and only the deploy and rollback jobs export them unprefixed.
+    context["travis_production_variables"] = (*project.app_variables[1:], *target.platform_secrets)
     tools = PLATFORM_TOOLS.get(target.name, "")
     for system in SYSTEMS:
         scripts = {step: target.script(step, system, project) for step in (*DEPLOY_STEPS, "rollback")}
