@@ -1,5 +1,12 @@
 """The predeploy steps of the pipelines cicd_init writes pass where they should and block where they should.
 
+The same for CircleCI, Travis CI and Jenkins (``cicd_init --ci circleci|travis|jenkins``): the job's
+``environment`` (CircleCI), the global and the job's ``env`` (Travis CI, ``$VARIABLES`` expanded),
+the pipeline's and the stage's ``environment`` with ``credentials('ID')`` taken from a credential
+store (Jenkins); the deploy stage's secrets come from the CI system's store as an operator keeps
+them (a context; repository variables with the stage's prefix, exported by the job's own line;
+Jenkins credentials).
+
 The test job checks what a test build can pass (the code: Django's system checks without the
 deploy tag, migrations, static files, the contract for the test stage); the deploy stage checks the
 real environment (Django's deploy checks, backups) in the new image with production's variables.
@@ -28,7 +35,8 @@ from typing import Any
 import pytest
 import yaml
 
-from django_cicd.scaffold import detect_project, render_files, write_files
+from django_cicd.scaffold import CI_SYSTEMS, detect_project, render_files, write_files
+from tests.jenkinsfile import parse, shell_scripts, stages
 from tests.utils import ROOT
 
 pytestmark = pytest.mark.slow
@@ -58,6 +66,14 @@ GITLAB_PREDEFINED = {
     "GITLAB_CI": "true",
     "CI": "true",
 }
+TRAVIS_PREDEFINED = {
+    "TRAVIS_COMMIT": SHA,
+    "TRAVIS_BUILD_ID": "918273645",
+    "TRAVIS": "true",
+    "CI": "true",
+    "IMAGE_NAME": "ghcr.io/acme/shop",  # a repository variable the file's header asks for
+}
+JENKINS_PREDEFINED = {"GIT_COMMIT": SHA, "BUILD_NUMBER": "42", "JENKINS_URL": "https://ci.example.com/"}
 #: What an operator keeps in the production environment's secret store, for the deploy stage.
 PRODUCTION_SECRETS = {
     "SECRET_KEY": "production-secret-key-for-the-test-0123456789-abcdefghijklmnopqrstuvwxyz",
@@ -90,7 +106,7 @@ def testproject_source(tmp_path_factory):
     directory = tmp_path_factory.mktemp("testproject")
     shutil.copytree(ROOT / "testproject", directory / "testproject", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "manage.py", directory / "manage.py")
-    project = detect_project(directory, settings_module="testproject.settings", vendor="sqlite")
+    project = detect_project(directory, settings_module="testproject.settings", vendor="sqlite", ci=CI_SYSTEMS)
     write_files(render_files(project), directory)
     return directory
 
@@ -106,7 +122,7 @@ def startproject_source(tmp_path_factory):
     settings.write_text(settings.read_text() + "\n" + tutorial_settings())
     # As the user would: manage.py cicd_init in the project, with its own settings.
     result = subprocess.run(
-        [sys.executable, "manage.py", "cicd_init"],
+        [sys.executable, "manage.py", "cicd_init", *(f"--ci={system}" for system in CI_SYSTEMS)],
         cwd=directory, env=env, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -217,6 +233,9 @@ def unwrap_docker_run(script: str, variables: dict[str, str]) -> tuple[str, dict
 
 def deploy_stage_predeploy(directory: Path, system: str) -> tuple[str, dict[str, str]]:
     """The deploy stage's predeploy: its command in the image, and the environment that reaches it."""
+    if system in OTHER_SYSTEMS:
+        env, script = OTHER_SYSTEMS[system].deploy(directory)
+        return unwrap_docker_run(script, env)
     if system == "github":
         job_env, steps = github_job(directory, "deploy", PRODUCTION_SECRETS)
         return unwrap_docker_run(predeploy_step(steps), job_env)
@@ -231,7 +250,7 @@ def deploy_stage_predeploy(directory: Path, system: str) -> tuple[str, dict[str,
     return command.removeprefix("cd /app && "), {**variables, **PRODUCTION_SECRETS}
 
 
-@pytest.mark.parametrize("system", ["github", "gitlab"])
+@pytest.mark.parametrize("system", ["github", "gitlab", "circleci", "travis", "jenkins"])
 def test_the_deploy_stage_checks_production_in_the_new_image(testproject_dir, tmp_path, system):
     command, variables = deploy_stage_predeploy(testproject_dir, system)
     assert variables["DJANGO_ENV"] == "production"
@@ -243,7 +262,7 @@ def test_the_deploy_stage_checks_production_in_the_new_image(testproject_dir, tm
     assert "predeploy PASSED" in result.stdout
 
 
-@pytest.mark.parametrize("system", ["github", "gitlab"])
+@pytest.mark.parametrize("system", ["github", "gitlab", "circleci", "travis", "jenkins"])
 def test_the_deploy_stage_blocks_what_the_test_job_leaves_to_it(startproject_dir, tmp_path, system):
     """startproject's DEBUG = True and its django-insecure key pass the test job, never the deploy."""
     command, variables = deploy_stage_predeploy(startproject_dir, system)
@@ -271,3 +290,138 @@ def test_a_predeploy_finding_stops_the_deploy_without_starting_a_rollback(testpr
     gitlab = yaml.safe_load((testproject_dir / ".gitlab-ci.yml").read_text())
     assert gitlab["deploy"]["needs"] == ["predeploy"]
     assert gitlab["rollback-on-failure"]["needs"] == ["deploy"]
+
+
+# --- CircleCI, Travis CI, Jenkins --------------------------------------------------------------------------
+
+
+def _with_predeploy(scripts: list[str]) -> str:
+    (script,) = [script for script in scripts if "manage.py predeploy" in script]
+    return script
+
+
+class CircleCI:
+    """``.circleci/config.yml``: a job's ``environment`` is literal (CircleCI does not expand it);
+    the deploy job's secrets come from the ``production`` context."""
+
+    @staticmethod
+    def jobs(directory: Path) -> dict:
+        return yaml.safe_load((directory / ".circleci" / "config.yml").read_text())["jobs"]
+
+    @classmethod
+    def test(cls, directory: Path, home: Path) -> tuple[dict[str, str], str, Path | None]:
+        job = cls.jobs(directory)["test"]
+        commands = [step["run"]["command"] for step in job["steps"] if isinstance(step, dict) and "run" in step]
+        (stored,) = [step["store_test_results"]["path"] for step in job["steps"] if "store_test_results" in step]
+        env = {"CI": "true", "CIRCLECI": "true", **{k: str(v) for k, v in job["environment"].items()}}
+        # CircleCI's shell for a run step: /bin/bash -eo pipefail
+        return env, _with_predeploy(commands), directory / stored / "predeploy.xml"
+
+    @classmethod
+    def deploy(cls, directory: Path) -> tuple[dict[str, str], str]:
+        job = cls.jobs(directory)["deploy"]
+        commands = [step["run"]["command"] for step in job["steps"] if isinstance(step, dict) and "run" in step]
+        env = {**{k: str(v) for k, v in job["environment"].items()}, **PRODUCTION_SECRETS}
+        return env, _with_predeploy(commands)
+
+
+class Travis:
+    """``.travis.yml``: the global ``env``, then the job's, exported in order by the shell (so
+    ``$VARIABLES`` expand); the deploy job exports each PRODUCTION_NAME repository variable as NAME."""
+
+    @staticmethod
+    def job(directory: Path, stage: str) -> tuple[dict[str, str], dict]:
+        config = yaml.safe_load((directory / ".travis.yml").read_text())
+        (job,) = [job for job in config["jobs"]["include"] if job["stage"] == stage]
+        known = dict(TRAVIS_PREDEFINED)
+        env = {}
+        for entry in [*config["env"]["global"], *job.get("env", [])]:
+            name, _, value = entry.partition("=")
+            env[name] = known[name] = gitlab_expand(value, known)  # the shell's $NAME and ${NAME}
+        return env, job
+
+    @classmethod
+    def test(cls, directory: Path, home: Path) -> tuple[dict[str, str], str, Path | None]:
+        env, job = cls.job(directory, "test")
+        script = job["script"]
+        first = next(i for i, line in enumerate(script) if "manage.py migrate" in line)  # after the tests
+        # Travis CI runs every line even after one failed, and fails the job: the same with `|| status`.
+        lines = [f"{line} || status=1" for line in script[first:]]
+        return {"CI": "true", "TRAVIS": "true", **env}, "\n".join([*lines, 'exit "${status:-0}"']), None
+
+    @classmethod
+    def deploy(cls, directory: Path) -> tuple[dict[str, str], str]:
+        env, job = cls.job(directory, "deploy")
+        store = {f"PRODUCTION_{name}": value for name, value in PRODUCTION_SECRETS.items()}
+        (export,) = [line for line in job["before_script"] if 'from="PRODUCTION_$name"' in line]
+        # The job's own line, run as Travis CI runs it, gives the variables the deploy sees.
+        shown = subprocess.run(
+            ["bash", "-c", f"{export}\nenv -0"], env={**base_env(Path("/nonexistent")), **env, **store},
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+        exported = dict(item.split("=", 1) for item in shown.stdout.split("\0") if "=" in item)
+        (script,) = job["script"]
+        return {**env, **exported}, script
+
+
+class Jenkins:
+    """``Jenkinsfile``: the pipeline's ``environment``, then the stage's; ``credentials('ID')`` from
+    the credential store (``production-NAME`` for the deploy), ``${env.WORKSPACE}`` the workspace."""
+
+    @staticmethod
+    def stage(directory: Path, name: str, credentials: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+        pipeline = parse((directory / "Jenkinsfile").read_text()).one("pipeline")
+        stage = stages(pipeline)[name]
+        env = {**JENKINS_PREDEFINED, "WORKSPACE": str(directory)}
+        for block in (pipeline.one("environment"), stage.one("environment")):
+            for line in block.body or []:
+                value = line.head[2:]
+                if value[0].value == "credentials":
+                    env[line.name] = credentials.get(value[2].value, "")  # Jenkins fails on a missing one
+                else:
+                    (text,) = [t.value for t in value]
+                    env[line.name] = text.replace("${env.WORKSPACE}", str(directory))
+        return env, shell_scripts(stage)
+
+    @classmethod
+    def test(cls, directory: Path, home: Path) -> tuple[dict[str, str], str, Path | None]:
+        env, scripts = cls.stage(directory, "Test", {})
+        # The install step's virtualenv: here, this interpreter (first on PATH already).
+        (directory / ".venv" / "bin").mkdir(parents=True, exist_ok=True)
+        (directory / ".venv" / "bin" / "activate").write_text("")
+        return {"CI": "true", **env}, _with_predeploy(scripts), directory / "reports" / "predeploy.xml"
+
+    @classmethod
+    def deploy(cls, directory: Path) -> tuple[dict[str, str], str]:
+        store = {f"production-{name}": value for name, value in PRODUCTION_SECRETS.items()}
+        env, scripts = cls.stage(directory, "Deploy", store)
+        return env, _with_predeploy(scripts)
+
+
+OTHER_SYSTEMS: dict[str, Any] = {"circleci": CircleCI, "travis": Travis, "jenkins": Jenkins}
+
+
+@pytest.mark.parametrize("system", OTHER_SYSTEMS)
+def test_the_test_job_of_the_other_ci_systems_passes_its_predeploy_step(project, tmp_path, system):
+    job_env, script, junit = OTHER_SYSTEMS[system].test(project, tmp_path)
+    assert job_env["DJANGO_ENV"] == "test"
+    assert len(job_env["SECRET_KEY"]) >= 50  # Django's length for a key (security.W009)
+    assert "--skip cicd.django.checks --skip cicd.backup" in script  # the deploy stage runs those
+    result = shell(script, project, {**base_env(tmp_path), **job_env})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "predeploy PASSED" in result.stdout
+    if junit is not None:  # what CircleCI's store_test_results and Jenkins's junit step publish
+        report = junit.read_text()
+        assert 'failures="0"' in report and 'errors="0"' in report
+
+
+@pytest.mark.parametrize("system", OTHER_SYSTEMS)
+def test_the_test_job_of_the_other_ci_systems_fails_on_a_finding(testproject_dir, tmp_path, system):
+    """The step can fail: a model change without its migration is a finding a test build must not pass."""
+    models = testproject_dir / "testproject" / "catalog" / "models.py"
+    models.write_text(models.read_text() + "\n\nclass Unmigrated(models.Model):\n    name = models.TextField()\n")
+    job_env, script, junit = OTHER_SYSTEMS[system].test(testproject_dir, tmp_path)
+    result = shell(script, testproject_dir, {**base_env(tmp_path), **job_env})
+    assert result.returncode == 1, result.stdout + result.stderr
+    if junit is not None:
+        assert 'failures="0"' not in junit.read_text()

@@ -23,11 +23,13 @@ from typing import Any, ClassVar, Literal
 from django.template import Context, Engine
 
 import django_cicd
-from django_cicd.scaffold.targets import CI_SYSTEMS, DEPLOY_STEPS, TARGETS, Target
+from django_cicd.scaffold.ci_systems import ci_context
+from django_cicd.scaffold.targets import CI_SYSTEMS, DEFAULT_CI, DEPLOY_STEPS, TARGETS, Target
 from django_cicd.scaffold.writing import UnsafeTarget, plan_writes, write_planned
 
 __all__ = [
     "CI_SYSTEMS",
+    "DEFAULT_CI",
     "TARGETS",
     "GeneratedFile",
     "Project",
@@ -87,7 +89,7 @@ class Project:
     #: The image and service name used in the pipelines and deploy files (a DNS-safe slug).
     name: str = "web"
     targets: tuple[str, ...] = ("swarm",)
-    ci: tuple[str, ...] = ("github", "gitlab")
+    ci: tuple[str, ...] = DEFAULT_CI
     #: Variables the application reads, for .env.example, docker-compose and the deploy jobs.
     secret_variables: tuple[str, ...] = ("SECRET_KEY", "DATABASE_URL")
     #: Variables that are not secret but required where the pipelines run the app (staging, production).
@@ -213,7 +215,7 @@ def detect_project(
     vendor: Vendor | None = None,
     python_version: str | None = None,
     targets: Sequence[str] = ("swarm",),
-    ci: Sequence[str] = ("github", "gitlab"),
+    ci: Sequence[str] = DEFAULT_CI,
     health_path: str | None = None,
     name: str | None = None,
 ) -> Project:
@@ -378,7 +380,16 @@ def _context(project: Project) -> dict[str, Any]:
         for step in (*DEPLOY_STEPS, "rollback"):
             script = target.script(step, system, project)
             context[f"{system}_{step}"] = textwrap.indent(script, " " * indent).rstrip() if script else ""
+    context.update(ci_context(project, target))
     return context
+
+
+#: (CI system, file written, template) for the systems beyond GitHub and GitLab.
+_OTHER_CI_FILES = (
+    ("circleci", ".circleci/config.yml", "ci/circleci.yml"),
+    ("travis", ".travis.yml", "ci/travis.yml"),
+    ("jenkins", "Jenkinsfile", "ci/Jenkinsfile"),
+)
 
 
 def render_files(project: Project) -> list[GeneratedFile]:
@@ -399,6 +410,9 @@ def render_files(project: Project) -> list[GeneratedFile]:
         files.append(GeneratedFile(".github/workflows/deploy.yml", _render("ci/github-deploy.yml", ctx)))
     if "gitlab" in project.ci:
         files.append(GeneratedFile(".gitlab-ci.yml", _render("ci/gitlab-ci.yml", ctx)))
+    for system, path, template in _OTHER_CI_FILES:
+        if system in project.ci:
+            files.append(GeneratedFile(path, _render(template, ctx)))
     for target in project.target_objects:
         for path, template in target.files:
             files.append(

@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from django_cicd.scaffold import Project
 
-CI_SYSTEMS = ("github", "gitlab")
+CI_SYSTEMS = ("github", "gitlab", "circleci", "travis", "jenkins")
+#: What ``cicd_init`` writes without ``--ci``.
+DEFAULT_CI = ("github", "gitlab")
+#: How a step hands a changed ``$IMAGE`` to the steps after it, where each step is a new shell
+#: (GitLab, Travis CI and Jenkins run the deploy in one shell: nothing to hand over).
+_KEEP_IMAGE = {
+    "github": 'echo "IMAGE=$IMAGE" >> "$GITHUB_ENV"\n',
+    "circleci": 'echo "export IMAGE=\'$IMAGE\'" >> "$BASH_ENV"\n',
+}
 #: The deploy job's scripts, in the order it runs them.
 DEPLOY_STEPS = ("setup", "migrate", "deploy", "health", "post")
 
@@ -108,7 +116,7 @@ def _swarm(step: str, system: str, project: Project) -> str:
             "printf '%s\\n' \"$DEPLOY_SSH_KEY\" > ~/.ssh/id_ed25519 && chmod 600 ~/.ssh/id_ed25519\n"
             "printf '%s\\n' \"$DEPLOY_SSH_KNOWN_HOSTS\" > ~/.ssh/known_hosts\n"
             'docker login --username "$REGISTRY_USER" --password-stdin "$REGISTRY" <<< "$REGISTRY_PASSWORD"'
-            if system == "github"
+            if system != "gitlab"
             else "mkdir -p ~/.ssh && chmod 700 ~/.ssh\n"
             "printf '%s\\n' \"$DEPLOY_SSH_KEY\" > ~/.ssh/id_ed25519 && chmod 600 ~/.ssh/id_ed25519\n"
             "printf '%s\\n' \"$DEPLOY_SSH_KNOWN_HOSTS\" > ~/.ssh/known_hosts\n"
@@ -120,7 +128,7 @@ def _swarm(step: str, system: str, project: Project) -> str:
         pin = (
             'docker pull --quiet "$IMAGE"\n'
             'IMAGE="$(docker image inspect --format \'{{index .RepoDigests 0}}\' "$IMAGE")"\n'
-            + ('echo "IMAGE=$IMAGE" >> "$GITHUB_ENV"\n' if system == "github" else "")
+            + _KEEP_IMAGE.get(system, "")
         )
         return pin + _docker_run(project, _safe_migrate("pre"))
     if step == "deploy":

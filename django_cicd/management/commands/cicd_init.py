@@ -16,6 +16,7 @@ from django.conf import settings
 from django_cicd.management.base import CicdCommand, add_output_options, could_not_run
 from django_cicd.scaffold import (
     CI_SYSTEMS,
+    DEFAULT_CI,
     SERVERS,
     TARGETS,
     VENDORS,
@@ -29,7 +30,8 @@ from django_cicd.scaffold import (
 
 class Command(CicdCommand):
     help = (
-        "Write a Dockerfile, docker-compose.yml, GitHub Actions and GitLab CI pipelines and deploy files "
+        "Write a Dockerfile, docker-compose.yml, CI pipelines (GitHub Actions, GitLab CI, CircleCI, Travis CI, "
+        "Jenkins) and deploy files "
         "that build once, check with predeploy, migrate with safe_migrate and roll back with rollback_release. "
         "Never overwrites a file without --force, never writes through a symbolic link."
     )
@@ -96,7 +98,7 @@ class Command(CicdCommand):
                 vendor=database_vendor,
                 python_version=python_version,
                 targets=[TARGETS[t].name for t in targets] if targets else ("swarm",),
-                ci=ci or CI_SYSTEMS,
+                ci=ci or DEFAULT_CI,
                 health_path=health_path,
                 name=name,
             )
