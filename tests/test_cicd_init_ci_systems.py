@@ -441,3 +441,25 @@ def test_every_target_knows_every_ci_system(project_dir):
         project = detect_project(project_dir, settings_module="testproject.settings", targets=[target], ci=CI_SYSTEMS)
         paths = [f.path for f in render_files(project)]
         assert {FILES[s] for s in NEW_SYSTEMS} <= set(paths), target
+
+
+#: The command-line tool each target's deploy job calls, and how the job gets it on the three systems
+#: whose images do not have it (GitHub and GitLab use an action or an image that ships it).
+PLATFORM_CLI = {
+    "kubernetes": ("kubectl ", "dl.k8s.io"),
+    "fly": ("flyctl ", "fly.io/install.sh"),
+    "heroku": ("heroku ", "cli-assets.heroku.com"),
+    "cloudrun": ("gcloud ", "google-cloud-cli-linux-x86_64.tar.gz"),
+    "elasticbeanstalk": ("aws ", "install --quiet --user awscli"),
+}
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_a_deploy_job_installs_the_platform_tool_it_calls(generated, target):
+    path = generated[target, VENDORS[0]]
+    for name in (".circleci/config.yml", ".travis.yml", "Jenkinsfile"):
+        text = (path / name).read_text()
+        for tool, (call, install) in PLATFORM_CLI.items():
+            if tool == target:
+                assert call in text, (name, tool)
+                assert install in text, f"{name} calls {call.strip()} for {target} without installing it"

@@ -30,6 +30,13 @@ PLATFORM_TOOLS = {
     ),
     "fly": 'curl -fsSL https://fly.io/install.sh | sh\nexport PATH="$HOME/.fly/bin:$PATH"',
     "heroku": "curl -fsSL https://cli-assets.heroku.com/install.sh | sh",
+    # Google's own archive of the gcloud CLI (no package manager needed), then the CLI on PATH.
+    "cloudrun": (
+        "gcloud_archive=https://dl.google.com/dl/cloudsdk/channels/rapid/google-cloud-cli-linux-x86_64.tar.gz\n"
+        'curl -fsSL "$gcloud_archive" | tar -xz -C "$HOME"\n'
+        'export PATH="$HOME/google-cloud-sdk/bin:$PATH"'
+    ),
+    "elasticbeanstalk": 'python3 -m pip install --quiet --user awscli\nexport PATH="$HOME/.local/bin:$PATH"',
 }
 
 

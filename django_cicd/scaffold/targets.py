@@ -263,8 +263,8 @@ def _cloudrun(step: str, system: str, project: Project) -> str:
         )
     if step == "migrate":
         copy = _CLOUD_RUN_COPY.replace("__NAME__", name)
-        if system == "github":
-            copy += '\necho "IMAGE=$IMAGE" >> "$GITHUB_ENV"'
+        if system in _KEEP_IMAGE:
+            copy += "\n" + _KEEP_IMAGE[system].rstrip("\n")
         return copy + "\n" + job(f"{name}-migrate-pre", "migrate-pre-job")
     if step == "deploy":
         # A new revision that takes no traffic until Cloud Run found it ready (its startup probe on
