@@ -89,6 +89,12 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--small-mb", type=int, default=20)
     parser.add_argument("--factor", type=int, default=10)
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=0,
+        help="OPTIONS['transfer_config'] = TransferConfig(max_concurrency=N); 0: boto3's default (10)",
+    )
     options = parser.parse_args()
     import boto3
 
@@ -118,6 +124,7 @@ def main() -> None:
                 "CICD_TEST_CATALOG": "catalog_next",
                 "CICD_TEST_S3_BUCKET": bucket,
                 "CICD_TEST_S3_ENDPOINT": endpoint,
+                "CICD_TEST_S3_MAX_CONCURRENCY": str(options.max_concurrency or ""),
             }
             env.pop("DJANGO_ENV", None)
             manage("migrate", "catalog", "0005", env=env)
@@ -135,7 +142,8 @@ def main() -> None:
             psql(f"DROP DATABASE IF EXISTS {NAME}")
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"{options.database}, backups in S3 (moto's server on 127.0.0.1)")
+    concurrency = options.max_concurrency or "10 (boto3's default)"
+    print(f"{options.database}, backups in S3 (moto's server on 127.0.0.1), upload max_concurrency {concurrency}")
     for run in ("safe_migrate", "safe_migrate --verify-restore"):
         (small_rss, small_size), (large_rss, large_size) = results["small"][run], results["large"][run]
         print(

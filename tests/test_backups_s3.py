@@ -240,10 +240,12 @@ def test_a_public_acl_is_refused_before_anything_is_uploaded(s3):
 
 
 def test_a_network_cut_in_the_middle_of_the_upload(s3):
+    from testproject.catalog.models import Product
     from tests.s3_server import CuttingProxy
 
-    for index in range(400):  # a dump of a few hundred kB, so that the cut falls inside it
-        _product(f"Product {index} " + "x" * 200)
+    Product.objects.bulk_create(  # a dump of tens of kB, so that the cut falls well inside it
+        Product(name=uuid.uuid4().hex * 4, slug=f"p{index}", price="1.00") for index in range(400)
+    )
     host, port = s3.client.meta.endpoint_url.removeprefix("http://").split(":")
     proxy = CuttingProxy((host, int(port)))
     try:

@@ -26,3 +26,9 @@ if os.environ.get("CICD_TEST_S3_BUCKET"):
             },
         },
     }
+    if os.environ.get("CICD_TEST_S3_MAX_CONCURRENCY"):
+        from boto3.s3.transfer import TransferConfig
+
+        STORAGES["dbbackup"]["OPTIONS"]["transfer_config"] = TransferConfig(
+            max_concurrency=int(os.environ["CICD_TEST_S3_MAX_CONCURRENCY"])
+        )
