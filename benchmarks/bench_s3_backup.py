@@ -93,7 +93,8 @@ def main() -> None:
         "--max-concurrency",
         type=int,
         default=0,
-        help="OPTIONS['transfer_config'] = TransferConfig(max_concurrency=N); 0: boto3's default (10)",
+        help="OPTIONS['transfer_config'] = TransferConfig(max_concurrency=N) with N parts read ahead into memory "
+        "(max_in_memory_upload_chunks); 0: boto3's defaults (10 and 10)",
     )
     options = parser.parse_args()
     import boto3

@@ -37,6 +37,14 @@ from django.core.files.base import File
 from django_cicd import children
 from django_cicd.redaction import redact, secret_values
 
+_open_dumps: list[Any] = []
+
+
+def close_dumps() -> None:
+    """Close the dump files the connectors below handed to dbbackup (called once dbbackup is done)."""
+    while _open_dumps:
+        _open_dumps.pop().close()
+
 
 class ClientCredentials:
     """What the connectors below share: the password kept out of argv, the clients tracked.
@@ -132,6 +140,7 @@ class ClientCredentials:
             raise CommandConnectorError(self._redact(f"Error running: {command.strip()}\n{text}"))
         stdout.seek(0)
         stderr.seek(0)
+        _open_dumps.extend((stdout, stderr))  # dbbackup does not close them: close_dumps() does
         return stdout, stderr
 
 
@@ -189,15 +198,6 @@ class PgDumpGisConnector(PostgreSQLCredentials, _PgDumpGisConnector):  # type: i
 
 class MysqlDumpConnector(MySQLCredentials, _MysqlDumpConnector):  # type: ignore[misc]  # dbbackup has no type hints
     """dbbackup's MySQL/MariaDB connector (``mysqldump`` / ``mysql``), password kept out of argv."""
-
-
-_open_dumps: list[Any] = []
-
-
-def close_dumps() -> None:
-    """Close the dump files the connectors below handed to dbbackup (called once dbbackup is done)."""
-    while _open_dumps:
-        _open_dumps.pop().close()
 
 
 class SqliteBackupConnector(_SqliteBackupConnector):  # type: ignore[misc]  # dbbackup has no type hints

@@ -29,6 +29,7 @@ if os.environ.get("CICD_TEST_S3_BUCKET"):
     if os.environ.get("CICD_TEST_S3_MAX_CONCURRENCY"):
         from boto3.s3.transfer import TransferConfig
 
-        STORAGES["dbbackup"]["OPTIONS"]["transfer_config"] = TransferConfig(
-            max_concurrency=int(os.environ["CICD_TEST_S3_MAX_CONCURRENCY"])
-        )
+        _transfer = TransferConfig(max_concurrency=int(os.environ["CICD_TEST_S3_MAX_CONCURRENCY"]))
+        # s3transfer's own setting (boto3's constructor does not take it): parts read ahead into memory.
+        _transfer.max_in_memory_upload_chunks = _transfer.max_request_concurrency
+        STORAGES["dbbackup"]["OPTIONS"]["transfer_config"] = _transfer
