@@ -69,7 +69,6 @@ class CuttingProxy:
         self.port = self._listener.getsockname()[1]
         self._threads: list[threading.Thread] = []
         self._sockets: list[socket.socket] = []
-        self._closing = False
         self._spawn(self._accept)
 
     @property
