@@ -51,14 +51,65 @@ def storage() -> Storage:
 
 
 def storage_description(backend: Storage) -> str:
+    """Where backups go, in words: the class and its directory, or (object storage) its bucket."""
     location = getattr(backend, "location", None)
     name = f"{type(backend).__module__}.{type(backend).__qualname__}"
+    bucket = getattr(backend, "bucket_name", None)
+    if bucket:
+        kind = "S3 bucket" if type(backend).__module__.startswith("storages.backends.s3") else "bucket"
+        prefix = f", prefix {location!r}" if location else ""
+        return f"{kind} {bucket!r}{prefix} ({name})"
     return f"{name} at {location}" if location else name
+
+
+def _storage_fix(backend: Storage) -> str:
+    """What to check when the storage refused or failed a write, for the end of an error message."""
+    bucket = getattr(backend, "bucket_name", None)
+    if not bucket:
+        return "fix the storage (space, permissions) or the dump client and run again"
+    endpoint = getattr(backend, "endpoint_url", None) or "the storage's endpoint"
+    return (
+        f"check that bucket {bucket!r} exists and that these credentials may s3:PutObject, s3:GetObject and "
+        f"s3:DeleteObject in it, and the network to {endpoint}, then run again"
+    )
+
+
+#: Canned ACLs that let others than the bucket owner read an object.
+PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read", "aws-exec-read"})
+
+
+def check_private(backend: Storage) -> None:
+    """Refuse a storage configured to write backups readable by others (an object storage's canned ACL):
+    a backup holds every row of the database. Raises BackupNotReady."""
+    parameters = getattr(backend, "object_parameters", None) or {}
+    settings_acl = [
+        ("OPTIONS['default_acl']", getattr(backend, "default_acl", None)),
+        ("OPTIONS['object_parameters']['ACL']", parameters.get("ACL")),
+    ]
+    for where, acl in settings_acl:
+        if isinstance(acl, str) and acl.lower() in PUBLIC_ACLS:
+            raise BackupNotReady(
+                f"STORAGES['dbbackup'] makes backups public (ACL {acl!r}): a backup holds every row of the "
+                f"database; set {where} to 'private' (or leave it unset on a bucket without ACLs)"
+            )
+
+
+def storage_errors() -> tuple[type[BaseException], ...]:
+    """What a storage raises when it cannot read or write: OSError, and botocore's errors for S3."""
+    errors: list[type[BaseException]] = [OSError]
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        pass
+    else:
+        errors += [BotoCoreError, ClientError]
+    return tuple(errors)
 
 
 def check_storage_writable() -> str:
     """Write, read back and delete a small file in the backup storage; return its description."""
     backend = storage()
+    check_private(backend)
     probe = f".django-cicd-probe-{uuid.uuid4().hex}"
     try:
         name = backend.save(probe, ContentFile(b"django-cicd"))
@@ -273,11 +324,14 @@ def dbbackup_leaks_files() -> Iterator[None]:
     import gc
     import warnings
 
+    from django_cicd.dbbackup_connectors import close_dumps
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         try:
             yield
         finally:
+            close_dumps()
             gc.collect()
 
 
@@ -294,14 +348,82 @@ def backup_name(database: str, release: str, *, compressed: bool = False, encryp
     return name
 
 
+def _chunks(backend: Storage, name: str) -> Iterator[bytes]:
+    """The bytes of ``name`` in the storage, streamed in chunks of at most CHUNK bytes.
+
+    django-storages' S3File downloads a whole object into a SpooledTemporaryFile whose size limit,
+    AWS_S3_MAX_MEMORY_SIZE, is 0 (none) by default, i.e. into memory: for it the object's body is read
+    from S3 as a stream instead, so memory stays flat in the size of the backup.
+    """
+    with backend.open(name, "rb") as handle:
+        obj = getattr(handle, "obj", None)  # S3File: the boto3 Object, loaded (HEAD) but not downloaded
+        if obj is not None and callable(getattr(obj, "get", None)):
+            body = obj.get()["Body"]
+            try:
+                yield from body.iter_chunks(CHUNK)
+            finally:
+                body.close()
+            return
+        while chunk := handle.read(CHUNK):
+            yield chunk
+
+
 def _sha256_of(backend: Storage, name: str) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
-    with backend.open(name, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+    for chunk in _chunks(backend, name):
+        digest.update(chunk)
+        size += len(chunk)
     return digest.hexdigest(), size
+
+
+def _refusal(name: str, sha256: str, expected_sha256: str) -> BackupError:
+    return BackupError(
+        f"refusing to restore {name}: its sha256 is {sha256[:12]}..., the ledger recorded "
+        f"{expected_sha256[:12]}...; the file changed since it was taken"
+    )
+
+
+def _copy_checked(backend: Storage, name: str, expected_sha256: str, target: Any) -> None:
+    """Stream ``name`` into the open file ``target``, hashing it; raise BackupError unless it is intact."""
+    digest = hashlib.sha256()
+    try:
+        for chunk in _chunks(backend, name):
+            digest.update(chunk)
+            target.write(chunk)
+    except storage_errors() as exc:
+        raise BackupError(
+            redact(f"the backup {name} cannot be read from {storage_description(backend)}: {type(exc).__name__}: {exc}")
+        ) from exc
+    if digest.hexdigest() != expected_sha256:
+        raise _refusal(name, digest.hexdigest(), expected_sha256)
+    target.flush()
+
+
+@contextlib.contextmanager
+def verified_copy(backend: Storage, name: str, expected_sha256: str) -> Iterator[Any]:
+    """A local copy of backup ``name``, read once from the storage with its sha256 checked against
+    ``expected_sha256`` (BackupError otherwise), positioned at its start: what is restored is exactly
+    what was checked. It stays in memory up to DBBACKUP_TMP_FILE_MAX_SIZE and goes to DBBACKUP_TMP_DIR
+    beyond, so memory stays flat in the size of the backup."""
+    import tempfile
+
+    from dbbackup import settings as dbbackup_settings
+
+    with tempfile.SpooledTemporaryFile(
+        max_size=dbbackup_settings.TMP_FILE_MAX_SIZE, dir=dbbackup_settings.TMP_DIR
+    ) as copy:
+        _copy_checked(backend, name, expected_sha256, copy)
+        copy.seek(0)
+        yield copy
+
+
+def _is_local(backend: Storage, name: str) -> bool:
+    try:
+        backend.path(name)
+    except NotImplementedError:
+        return False
+    return True
 
 
 def sha256_of(name: str) -> tuple[str, int]:
@@ -331,6 +453,7 @@ def take_backup(
     from django.core.management import call_command
 
     backend = storage()
+    check_private(backend)
     _prepare_dbbackup()
     try:
         identity = identity_of(database)
@@ -363,8 +486,7 @@ def take_backup(
         raise BackupError(
             redact(
                 f"the backup of database {database!r} into {storage_description(backend)} failed: "
-                f"{type(cause).__name__}: {cause}; fix the storage (space, permissions) or the dump client and "
-                "run again"
+                f"{type(cause).__name__}: {cause}; {_storage_fix(backend)}"
             )
         ) from exc
     finally:
@@ -387,11 +509,13 @@ def take_backup(
             identity=identity,
         )
         _write_metadata(backend, info)
-    except OSError as exc:
+    except storage_errors() as exc:
         discard(backend, name)
         raise BackupError(
-            f"the backup of database {database!r} was written to {storage_description(backend)} but could not be "
-            f"read back: {exc}; check the storage and run again"
+            redact(
+                f"the backup of database {database!r} was written to {storage_description(backend)} but could not "
+                f"be read back: {type(exc).__name__}: {exc}; {_storage_fix(backend)}"
+            )
         ) from exc
     return info
 
@@ -469,8 +593,10 @@ def verify_backup(info: BackupInfo) -> None:
     backend = storage()
     try:
         sha256, size = _sha256_of(backend, info.name)
-    except OSError as exc:
-        raise BackupError(f"the backup {info.name} cannot be read back from {info.storage}: {exc}") from exc
+    except storage_errors() as exc:
+        raise BackupError(
+            redact(f"the backup {info.name} cannot be read back from {info.storage}: {type(exc).__name__}: {exc}")
+        ) from exc
     if sha256 != info.sha256 or size != info.size:
         raise BackupError(
             f"the backup {info.name} in {info.storage} does not match what was written "
@@ -504,20 +630,60 @@ def restore_backup(
     Compression and encryption are read from the name (``.gz``, ``.gpg``) unless given, because
     dbrestore does not infer them.
     """
-    from django.core.management import call_command
 
     backend = storage()
     _prepare_dbbackup()
+    with contextlib.ExitStack() as stack:
+        source: dict[str, str] = {"input_filename": name}
+        if _is_local(backend, name):
+            try:
+                sha256, _size = _sha256_of(backend, name)
+            except storage_errors() as exc:
+                raise BackupError(
+                    f"the backup {name} cannot be read from {storage_description(backend)}: {exc}"
+                ) from exc
+            if sha256 != expected_sha256:
+                raise _refusal(name, sha256, expected_sha256)
+        else:
+            # Object storage: read the backup once, streamed to a local file and checked on the way, and
+            # restore that file; dbrestore would read the object into memory (see _chunks).
+            source = {"input_path": stack.enter_context(_local_copy(backend, name, expected_sha256))}
+        notes = _check_source(backend, name, database, allow_other_database=allow_other_database)
+        _restore(name, database, source, compressed=compressed, encrypted=encrypted)
+    return notes
+
+
+@contextlib.contextmanager
+def _local_copy(backend: Storage, name: str, expected_sha256: str) -> Iterator[str]:
+    """The path of a checked copy of ``name`` (and of its metadata file, which dbrestore reads next to
+    it) in a directory of DBBACKUP_TMP_DIR readable by its owner only; removed afterwards."""
+    import tempfile
+
+    from dbbackup import settings as dbbackup_settings
+
+    directory = tempfile.mkdtemp(prefix="django-cicd-restore-", dir=dbbackup_settings.TMP_DIR)  # mode 0700
     try:
-        sha256, _size = _sha256_of(backend, name)
-    except OSError as exc:
-        raise BackupError(f"the backup {name} cannot be read from {storage_description(backend)}: {exc}") from exc
-    if sha256 != expected_sha256:
-        raise BackupError(
-            f"refusing to restore {name}: its sha256 is {sha256[:12]}..., the ledger recorded "
-            f"{expected_sha256[:12]}...; the file changed since it was taken"
-        )
-    notes = _check_source(backend, name, database, allow_other_database=allow_other_database)
+        path = os.path.join(directory, os.path.basename(name))
+        with open(path, "wb") as copy:
+            _copy_checked(backend, name, expected_sha256, copy)
+        metadata_name = f"{name}.metadata"
+        try:
+            if backend.exists(metadata_name):
+                with open(f"{path}.metadata", "wb") as copy:
+                    for chunk in _chunks(backend, metadata_name):
+                        copy.write(chunk)
+        except storage_errors() as exc:
+            raise BackupError(f"the metadata file {metadata_name} cannot be read: {exc}") from exc
+        yield path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _restore(
+    name: str, database: str, source: Mapping[str, str], *, compressed: bool | None, encrypted: bool | None
+) -> None:
+    from django.core.management import call_command
+
     if compressed is None:
         compressed = ".gz" in name.rsplit("/", 1)[-1].split(".", 1)[-1]
     if encrypted is None:
@@ -529,11 +695,11 @@ def restore_backup(
             call_command(
                 "dbrestore",
                 database=database,
-                input_filename=name,
                 uncompress=compressed,
                 decrypt=encrypted,
                 interactive=False,
                 verbosity=0,
+                **source,
             )
     except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -544,7 +710,6 @@ def restore_backup(
         ) from exc
     finally:
         connections[database].close()
-    return notes
 
 
 def _check_source(backend: Storage, name: str, database: str, *, allow_other_database: bool) -> list[str]:

@@ -21,6 +21,7 @@ import contextlib
 import functools
 import os
 import shlex
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from tempfile import SpooledTemporaryFile
@@ -30,10 +31,19 @@ from dbbackup.db.mysql import MysqlDumpConnector as _MysqlDumpConnector
 from dbbackup.db.postgresql import PgDumpBinaryConnector as _PgDumpBinaryConnector
 from dbbackup.db.postgresql import PgDumpConnector as _PgDumpConnector
 from dbbackup.db.postgresql import PgDumpGisConnector as _PgDumpGisConnector
+from dbbackup.db.sqlite import SqliteBackupConnector as _SqliteBackupConnector
 from django.core.files.base import File
 
 from django_cicd import children
 from django_cicd.redaction import redact, secret_values
+
+_open_dumps: list[Any] = []
+
+
+def close_dumps() -> None:
+    """Close the dump files the connectors below handed to dbbackup (called once dbbackup is done)."""
+    while _open_dumps:
+        _open_dumps.pop().close()
 
 
 class ClientCredentials:
@@ -130,6 +140,7 @@ class ClientCredentials:
             raise CommandConnectorError(self._redact(f"Error running: {command.strip()}\n{text}"))
         stdout.seek(0)
         stderr.seek(0)
+        _open_dumps.extend((stdout, stderr))  # dbbackup does not close them: close_dumps() does
         return stdout, stderr
 
 
@@ -189,6 +200,29 @@ class MysqlDumpConnector(MySQLCredentials, _MysqlDumpConnector):  # type: ignore
     """dbbackup's MySQL/MariaDB connector (``mysqldump`` / ``mysql``), password kept out of argv."""
 
 
+class SqliteBackupConnector(_SqliteBackupConnector):  # type: ignore[misc]  # dbbackup has no type hints
+    """dbbackup's SQLite connector (SQLite's backup API, safe with live connections), with the dump left on
+    disk: dbbackup's own copies the finished backup into a SpooledTemporaryFile without a size limit, that
+    is into memory, whatever the size of the database."""
+
+    def create_dump(self) -> Any:
+        from dbbackup import settings as dbbackup_settings
+
+        self.connection.ensure_connection()
+        descriptor, path = tempfile.mkstemp(prefix="django-cicd-", suffix=".sqlite3", dir=dbbackup_settings.TMP_DIR)
+        os.close(descriptor)  # mkstemp: mode 0600
+        try:
+            with contextlib.closing(sqlite3.connect(path)) as target:
+                self.connection.connection.backup(target)
+            # Opened, then unlinked: the file is gone from the disk once it is closed. dbbackup does not
+            # close it, and an error's traceback may keep it alive: close_dumps() closes it.
+            dump = open(path, "rb")  # noqa: SIM115
+            _open_dumps.append(dump)
+            return dump
+        finally:
+            os.unlink(path)
+
+
 #: dbbackup's own connector -> its django-cicd subclass.
 REPLACEMENTS = {
     f"{stock.__module__}.{stock.__qualname__}": f"{__name__}.{ours.__qualname__}"
@@ -197,6 +231,7 @@ REPLACEMENTS = {
         (_PgDumpConnector, PgDumpConnector),
         (_PgDumpGisConnector, PgDumpGisConnector),
         (_MysqlDumpConnector, MysqlDumpConnector),
+        (_SqliteBackupConnector, SqliteBackupConnector),
     )
 }
 

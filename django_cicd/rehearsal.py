@@ -227,9 +227,8 @@ def _restore_into(alias: str, info: backups.BackupInfo) -> None:
     from dbbackup.db.base import get_connector
 
     backend = backups.storage()
-    with backups.dbbackup_leaks_files():
-        with backend.open(info.name, "rb") as handle:
-            data: Any = utils.create_spooled_temporary_file(fileobj=handle)
+    with backups.dbbackup_leaks_files(), backups.verified_copy(backend, info.name, info.sha256) as data:
+        # Read once, streamed, its sha256 checked: what is restored is what the ledger recorded.
         if info.encrypted:
             data, _ = utils.unencrypt_file(data, info.name)
         if info.compressed:

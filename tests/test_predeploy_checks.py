@@ -367,8 +367,8 @@ def test_dump_client_matches_the_server():
     vendor = connections["default"].vendor
     if vendor == "sqlite":
         assert (
-            finding.message
-            == "default: dbbackup.db.sqlite.SqliteBackupConnector dumps in-process; no client program needed"
+            finding.message == "default: django_cicd.dbbackup_connectors.SqliteBackupConnector dumps in-process; "
+            "no client program needed"
         )
     else:
         client = {"postgresql": "pg_dump", "mysql": "mysqldump"}[vendor]
