@@ -432,6 +432,63 @@ def journey_releases() -> str:
     return table_columns(journey()[1], keep)
 
 
+S3_SETTINGS = """\
+import os
+
+from testproject.settings import *  # noqa: F403
+
+STORAGES["dbbackup"] = {  # noqa: F405
+    "BACKEND": "storages.backends.s3.S3Storage",
+    "OPTIONS": {
+        "bucket_name": "shop-backups",
+        "default_acl": "private",
+        "endpoint_url": os.environ["S3_ENDPOINT"],  # leave it out for Amazon S3 itself
+    },
+}
+"""
+
+S3_LIST = (
+    "python -c 'import boto3, os; s3 = boto3.client(\"s3\", endpoint_url=os.environ[\"S3_ENDPOINT\"]); "
+    "[print(o[\"Key\"], o[\"Size\"], \"bytes\", [g[\"Grantee\"].get(\"URI\", \"owner\") "
+    "for g in s3.get_object_acl(Bucket=\"shop-backups\", Key=o[\"Key\"])[\"Grants\"]]) "
+    "for o in s3.list_objects_v2(Bucket=\"shop-backups\")[\"Contents\"]]'"
+)
+
+
+def tutorial_s3_backup() -> str:
+    """tutorial.md: testproject's backups in an S3 bucket (moto's S3 server on 127.0.0.1, started as the
+    test suite starts it; credentials from the environment, as boto3 reads them)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.s3_server import moto_server
+
+    with moto_server() as endpoint:
+        shell = in_testproject()
+        shell.env.update(
+            S3_ENDPOINT=endpoint,
+            AWS_ACCESS_KEY_ID="docs-example",
+            AWS_SECRET_ACCESS_KEY="docs-example-secret",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        shell.write("shop_s3_settings.py", S3_SETTINGS)
+        try:
+            shell.run(
+                "python -c 'import boto3, os; boto3.client(\"s3\", endpoint_url=os.environ[\"S3_ENDPOINT\"])"
+                ".create_bucket(Bucket=\"shop-backups\")'",
+                show=False,
+            )
+            return (
+                shell.run("cat shop_s3_settings.py")
+                + shell.run(
+                    "DJANGO_SETTINGS_MODULE=shop_s3_settings python manage.py safe_migrate --release 1.0.0 "
+                    "--verify-restore",
+                    status=True,
+                )
+                + shell.run(S3_LIST)
+            )
+        finally:
+            shell.close()
+
+
 EXAMPLES: dict[str, Callable[[], str]] = {
     "recovery-sqlite": recovery("sqlite"),
     "recovery-postgresql": recovery("postgresql"),
@@ -448,6 +505,7 @@ EXAMPLES: dict[str, Callable[[], str]] = {
     "cicd-init-refuses": cicd_init_refuses,
     "journey-rollback": journey_rollback,
     "journey-releases": journey_releases,
+    "tutorial-s3-backup": tutorial_s3_backup,
 }
 
 #: What changes from one run to the next; masked on both sides by --check, in this order.
