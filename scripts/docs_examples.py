@@ -448,10 +448,10 @@ STORAGES["dbbackup"] = {  # noqa: F405
 """
 
 S3_LIST = (
-    "python -c 'import boto3, os; s3 = boto3.client(\"s3\", endpoint_url=os.environ[\"S3_ENDPOINT\"]); "
-    "[print(o[\"Key\"], o[\"Size\"], \"bytes\", [g[\"Grantee\"].get(\"URI\", \"owner\") "
-    "for g in s3.get_object_acl(Bucket=\"shop-backups\", Key=o[\"Key\"])[\"Grants\"]]) "
-    "for o in s3.list_objects_v2(Bucket=\"shop-backups\")[\"Contents\"]]'"
+    'python -c \'import boto3, os; s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"]); '
+    '[print(o["Key"], o["Size"], "bytes", [g["Grantee"].get("URI", "owner") '
+    'for g in s3.get_object_acl(Bucket="shop-backups", Key=o["Key"])["Grants"]]) '
+    'for o in s3.list_objects_v2(Bucket="shop-backups")["Contents"]]\''
 )
 
 
@@ -466,14 +466,14 @@ def tutorial_s3_backup() -> str:
         shell.env.update(
             S3_ENDPOINT=endpoint,
             AWS_ACCESS_KEY_ID="docs-example",
-            AWS_SECRET_ACCESS_KEY="docs-example-secret",
+            AWS_SECRET_ACCESS_KEY=secrets.token_urlsafe(20),  # moto accepts any
             AWS_DEFAULT_REGION="us-east-1",
         )
         shell.write("shop_s3_settings.py", S3_SETTINGS)
         try:
             shell.run(
-                "python -c 'import boto3, os; boto3.client(\"s3\", endpoint_url=os.environ[\"S3_ENDPOINT\"])"
-                ".create_bucket(Bucket=\"shop-backups\")'",
+                'python -c \'import boto3, os; boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])'
+                '.create_bucket(Bucket="shop-backups")\'',
                 show=False,
             )
             return (
