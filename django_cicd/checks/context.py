@@ -10,7 +10,7 @@ from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 
-from django_cicd import planning
+from django_cicd import planning, walking
 
 #: The check that says why a database does not answer; the checks that need it are skipped meanwhile.
 REACHABLE_CHECK_ID = "cicd.database.reachable"
@@ -34,8 +34,8 @@ class CheckContext:
 
     @cached_property
     def project_state(self) -> ProjectState:
-        """The state at the leaf migrations, rendered once (the costliest step in a big project)."""
-        return self.loader.project_state()
+        """The state at the leaf migrations, walked once (the costliest step in a big project)."""
+        return walking.project_state(self.loader)
 
     def applied(self, alias: str) -> set[tuple[str, str]]:
         """Migrations recorded as applied on ``alias``, read once per alias."""

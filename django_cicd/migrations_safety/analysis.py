@@ -36,7 +36,7 @@ from django.db.migrations.operations.fields import FieldOperation
 from django.db.migrations.state import ModelState, ProjectState
 from django.db.models import NOT_PROVIDED, Field, ForeignKey, GeneratedField, UniqueConstraint
 
-from django_cicd import planning
+from django_cicd import planning, walking
 from django_cicd.conf import cicd_settings
 from django_cicd.migrations_safety import hints as hints_module
 from django_cicd.migrations_safety import sizes
@@ -229,8 +229,8 @@ def _state_before(loader: MigrationLoader, migrations: Sequence[Migration]) -> t
             parents.update(parent.key for parent in node.parents if parent.key not in keys)
     if not parents:
         everything = bool(keys) and all(key in keys for key in loader.graph.nodes)
-        return ProjectState(real_apps=loader.unmigrated_apps), everything
-    return loader.project_state(nodes=sorted(parents), at_end=True), False
+        return walking.WalkState(real_apps=loader.unmigrated_apps), everything
+    return walking.project_state(loader, sorted(parents)), False
 
 
 @lru_cache(maxsize=1024)
