@@ -12,7 +12,7 @@ returns what the loader's does, built the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db.migrations.loader import MigrationLoader
@@ -87,4 +87,22 @@ def project_state(loader: MigrationLoader, nodes: Sequence[Key] | None = None, *
         return state
     for key in graph._generate_plan(list(nodes), at_end):
         graph.nodes[key].mutate_state(state, preserve=False)
+    return state
+
+
+def complete(loader: MigrationLoader, state: ProjectState, keys: Iterable[Key]) -> ProjectState:
+    """Move ``state`` on to the leaf migrations and return it: ``state`` is the state after the
+    migrations ``keys`` and every one of their ancestors (what a walk of a plan from the state before
+    it gives); the other migrations of the graph are applied to it in the loader's order."""
+    graph = loader.graph
+    walked: set[Key] = set()
+    todo = list(keys)
+    while todo:
+        key = todo.pop()
+        if key not in walked:
+            walked.add(key)
+            todo.extend(parent.key for parent in graph.node_map[key].parents)
+    for key in graph._generate_plan(list(graph.leaf_nodes()), True):
+        if key not in walked:
+            graph.nodes[key].mutate_state(state, preserve=False)
     return state
