@@ -74,6 +74,7 @@ def run_checks(
         use_database=use_database,
         environment=environment,
         options={**(options or {}), "today": today},
+        check_ids=frozenset(check.id for check in checks),
     )
     # An expired or invalid waiver fails the run whatever --only/--skip select: the waivers check is
     # always run, and shown when it has something to say or was selected.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -10,10 +11,15 @@ from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 
-from django_cicd import planning
+from django_cicd import planning, walking
 
 #: The check that says why a database does not answer; the checks that need it are skipped meanwhile.
 REACHABLE_CHECK_ID = "cicd.database.reachable"
+
+#: Where :attr:`CheckContext.project_state` may come from as a by-product of work a selected check does
+#: anyway (the safety analysis walks the pending plan up to the leaf migrations); each returns None
+#: when it cannot give it, and the state is then walked from the first migration.
+LEAF_STATE_SOURCES: list[Callable[[CheckContext], ProjectState | None]] = []
 
 
 @dataclass
@@ -24,6 +30,8 @@ class CheckContext:
     use_database: bool = True
     environment: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    #: The ids of the checks the run executes (set by ``run_checks``).
+    check_ids: frozenset[str] = frozenset()
     #: The target aliases that did not answer a connection, once probed (see :meth:`silence`).
     silent_databases: list[str] | None = field(default=None, init=False, repr=False)
 
@@ -34,8 +42,13 @@ class CheckContext:
 
     @cached_property
     def project_state(self) -> ProjectState:
-        """The state at the leaf migrations, rendered once (the costliest step in a big project)."""
-        return self.loader.project_state()
+        """The state at the leaf migrations, walked once (the costliest step in a big project): by the
+        safety analysis when it runs, else from the first migration."""
+        for source in LEAF_STATE_SOURCES:
+            state = source(self)
+            if state is not None:
+                return state
+        return walking.project_state(self.loader)
 
     def applied(self, alias: str) -> set[tuple[str, str]]:
         """Migrations recorded as applied on ``alias``, read once per alias."""

@@ -36,7 +36,7 @@ from django.db.migrations.operations.fields import FieldOperation
 from django.db.migrations.state import ModelState, ProjectState
 from django.db.models import NOT_PROVIDED, Field, ForeignKey, GeneratedField, UniqueConstraint
 
-from django_cicd import planning
+from django_cicd import planning, walking
 from django_cicd.conf import cicd_settings
 from django_cicd.migrations_safety import hints as hints_module
 from django_cicd.migrations_safety import sizes
@@ -127,9 +127,14 @@ def analyse_both(
     loader: MigrationLoader | None = None,
     only: Collection[tuple[str, str]] | None = None,
     table_sizes: bool = True,
+    at_end: Callable[[ProjectState], object] | None = None,
 ) -> tuple[SafetyReport, SafetyReport]:
     """The forwards report of ``plan`` (forward steps) and the backwards report of its reversal, from
-    one walk: what :func:`analyse_plan` returns for the plan and for its reverse, at the cost of one."""
+    one walk: what :func:`analyse_plan` returns for the plan and for its reverse, at the cost of one.
+
+    ``at_end`` is called with the project state the walk ends with: the state after the plan and
+    every migration it depends on (predeploy carries it on to the leaves instead of walking the
+    history again, see :func:`django_cicd.walking.complete`)."""
     steps = list(plan)
     wrong = [step.label for step in steps if step.backwards]
     if wrong:
@@ -143,6 +148,7 @@ def analyse_both(
         render_sql=True,
         only=only,
         table_sizes=table_sizes,
+        at_end=at_end,
     )
     return reports[FORWARDS], reports[BACKWARDS]
 
@@ -157,6 +163,7 @@ def _analyse(
     render_sql: bool,
     only: Collection[tuple[str, str]] | None,
     table_sizes: bool,
+    at_end: Callable[[ProjectState], object] | None = None,
 ) -> dict[str, SafetyReport]:
     loader = loader if loader is not None else planning.load_graph()
     connection = connections[database]
@@ -175,6 +182,8 @@ def _analyse(
         for migration in migrations
     ]
     walker.finish(state)
+    if at_end is not None:
+        at_end(state)
     labels = [step.label for step in forward_order if only is None or step.key in only]
     reports: dict[str, SafetyReport] = {}
     if FORWARDS in directions:
@@ -229,8 +238,8 @@ def _state_before(loader: MigrationLoader, migrations: Sequence[Migration]) -> t
             parents.update(parent.key for parent in node.parents if parent.key not in keys)
     if not parents:
         everything = bool(keys) and all(key in keys for key in loader.graph.nodes)
-        return ProjectState(real_apps=loader.unmigrated_apps), everything
-    return loader.project_state(nodes=sorted(parents), at_end=True), False
+        return walking.WalkState(real_apps=loader.unmigrated_apps), everything
+    return walking.project_state(loader, sorted(parents)), False
 
 
 @lru_cache(maxsize=1024)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
-from django_cicd.checks.context import CheckContext
+from django.db.migrations.state import ProjectState
+
+from django_cicd import walking
+from django_cicd.checks.context import LEAF_STATE_SOURCES, CheckContext
 from django_cicd.checks.registry import register
 from django_cicd.migrations_safety import SafetyReport, Selection, analyse_both
 from django_cicd.migrations_safety.rules import PREFIX
@@ -50,10 +54,51 @@ def _analysed(ctx: CheckContext) -> list[tuple[str, SafetyReport, SafetyReport] 
                 plan = ctx.plan(alias)
                 if not plan:
                     continue
-                forwards, backwards = analyse_both(plan, database=alias, loader=ctx.loader)
+                at_end = None
+                if MISSING_CHECK_ID in ctx.check_ids and "project_state" not in ctx.__dict__ and not found:
+                    # The first plan walked: its end state, carried on to the leaves, is the project
+                    # state cicd.migrations.missing needs (see _leaf_state).
+                    keys = [step.key for step in plan]
+                    at_end = partial(_keep_end, ctx, keys)
+                forwards, backwards = analyse_both(plan, database=alias, loader=ctx.loader, at_end=at_end)
             found.append((alias, forwards, backwards))
     ctx.__dict__["_safety_reports"] = found
     return found
+
+
+def _keep_end(ctx: CheckContext, keys: list[tuple[str, str]], state: ProjectState) -> None:
+    ctx.__dict__["_walk_end"] = (state, keys)
+
+
+def _leaf_state(ctx: CheckContext) -> ProjectState | None:
+    """The project state at the leaf migrations, from the walk of the safety analysis, when it runs.
+
+    The analysis walks the pending plan from the state before it; carried on through the applied
+    migrations it did not need, that walk ends at the leaf state, which ``makemigrations --check``
+    (cicd.migrations.missing) would otherwise walk the whole history again for. The analysis is then
+    run when cicd.migrations.missing asks, before its own checks; if it fails, None (the state is
+    walked from the first migration) and the safety checks report the failure themselves.
+    """
+    if not ctx.use_database or not ctx.check_ids & {SAFETY_CHECK_ID, REVERSIBLE_CHECK_ID}:
+        return None
+    if ctx.options.get(SELECTION_OPTION) is not None:
+        return None  # a selection's walk does not end at the leaves
+    try:
+        _analysed(ctx)
+        end = ctx.__dict__.pop("_walk_end", None)
+        if end is None:
+            return None  # nothing pending
+        state, keys = end
+        return walking.complete(ctx.loader, state, keys)
+    except Exception:  # noqa: BLE001 (reported by the safety checks, which run the analysis again)
+        return None
+
+
+LEAF_STATE_SOURCES.append(_leaf_state)
+
+MISSING_CHECK_ID = "cicd.migrations.missing"
+SAFETY_CHECK_ID = "cicd.migrations.safety"
+REVERSIBLE_CHECK_ID = "cicd.migrations.reversible"
 
 
 @register(
