@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -30,6 +31,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.db import connections
 
+from django_cicd import events
 from django_cicd.redaction import redact
 
 STORAGE_ALIAS = "dbbackup"
@@ -342,6 +344,7 @@ def take_backup(
             )
         ) from exc
     name = backup_name(database, release, compressed=compress, encrypted=encrypt)
+    started = time.monotonic()
     created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     old_umask = os.umask(0o077)
     try:
@@ -393,6 +396,16 @@ def take_backup(
             f"the backup of database {database!r} was written to {storage_description(backend)} but could not be "
             f"read back: {exc}; check the storage and run again"
         ) from exc
+    events.emit(
+        "backup.taken",
+        backup=name,
+        size=size,
+        sha256=sha256,
+        seconds=round(time.monotonic() - started, 4),
+        storage=info.storage,
+        compressed=compress,
+        encrypted=encrypt,
+    )
     return info
 
 
@@ -544,6 +557,7 @@ def restore_backup(
         ) from exc
     finally:
         connections[database].close()
+    events.emit("backup.restored", logging.WARNING, backup=name, sha256=sha256, into=database)
     return notes
 
 
