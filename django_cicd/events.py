@@ -52,6 +52,11 @@ def context(**fields: Any) -> Iterator[None]:
         _context.reset(token)
 
 
+def update(**fields: Any) -> None:
+    """Add ``fields`` to the context of the enclosing :func:`context` block (which ends them too)."""
+    _context.set({**_context.get(), **fields})
+
+
 def current(field: str) -> Any:
     """The value of ``field`` in the current context, or None."""
     return _context.get().get(field)
@@ -70,7 +75,8 @@ def emit(event: str, level: int = logging.INFO, /, **fields: Any) -> None:
     clash = _RESERVED.intersection(own)
     if clash:
         raise ValueError(f"event field names {sorted(clash)} are LogRecord attributes; rename them")
-    data = redact_value({"event": event, **_context.get(), **own, "host": socket.gethostname(), "pid": os.getpid()})
+    known = {key: value for key, value in _context.get().items() if value is not None}
+    data = redact_value({"event": event, **known, **own, "host": socket.gethostname(), "pid": os.getpid()})
     text = " ".join(f"{key}={value}" for key, value in data.items() if key in own)
     logger.log(level, "%s", f"{event} {text}".rstrip(), extra=data)
 

@@ -477,7 +477,8 @@ class Run:
         self.result.environment = environment
         job.before_lock(self)
         run_id = events.run_id()
-        scope = {"run_id": run_id, "release": job.release_name(), "environment": environment, "database": self.alias}
+        release = job.release_name() or None  # a rollback's is known once it has planned
+        scope = {"run_id": run_id, "release": release, "environment": environment, "database": self.alias}
         events.emit("run.started", **scope, kind=str(job.kind))
         hooks.send_safely(
             hooks.run_started,
@@ -520,7 +521,7 @@ class Run:
             events.emit(
                 "run.finished",
                 logging.INFO if code == ExitCode.OK else logging.ERROR,
-                **scope,
+                **{**scope, "release": job.release_name(), **job.hook_details()},
                 status="could_not_run" if isinstance(error, CouldNotRun) else self.result.status,
                 exit_code=int(code),
                 recovery=self.result.recovery,
@@ -555,7 +556,9 @@ class Run:
 
     def _go(self, job: Job) -> None:
         self._recover_interrupted()
-        if not job.prepare(self) or self._stop_requested("before anything changed"):
+        prepared = job.prepare(self)
+        events.update(release=job.release_name())  # a rollback knows its target release from here on
+        if not prepared or self._stop_requested("before anything changed"):
             return
         if self.options.backup and self._wants_backup():
             self.result.backup = self._backup(job)

@@ -236,7 +236,7 @@ class CicdCommand(BaseCommand):
         log_format = options.get("log_format") or cicd_settings.LOG_FORMAT
         with contextlib.ExitStack() as stack:
             if log_format == "json":
-                stack.enter_context(events.json_to_stderr(cast(TextIO, getattr(self.stderr, "_out", sys.stderr))))
+                stack.enter_context(events.json_to_stderr(options.get("stderr") or sys.stderr))
             stack.enter_context(events.context(command=self._command_name(), run_id=events.run_id()))
             events.emit("command.started")
             try:
