@@ -235,7 +235,8 @@ def test_a_bad_log_format_setting_is_a_system_check_error():
 
 
 def test_predeploy_logs_each_check_and_its_outcome():
-    _stdout, stderr, code = run_command("predeploy", "--no-db", "--only", "cicd.migrations.conflicts", log_format="json")
+    only = "cicd.migrations.conflicts"
+    _stdout, stderr, code = run_command("predeploy", "--no-db", "--only", only, log_format="json")
     assert code == 0
     events = _events(stderr)
     assert _names(events) == ["command.started", "check.result", "predeploy.outcome", "command.finished"]
