@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import signal
+import time
 from io import StringIO
 
 import pytest
 from django.conf import settings
 from django.core.checks import run_checks
+from django.core.management import load_command_class
 from django.db import connections
 from django.http import HttpResponse
 from django.test import override_settings
@@ -208,6 +211,45 @@ def test_a_run_that_waits_for_the_lock_says_so():
     finished = _one(events, "command.finished")
     # Said in the event, not again as a text line: stderr stays JSON lines.
     assert finished["exit_code"] == 2 and "deploy lock" in finished["error"]
+
+
+def test_a_signal_is_an_event_not_a_text_line(tmp_path):
+    """With --log-format json, SIGTERM's notice is a run.signal event: stderr stays JSON lines."""
+    marker, go = tmp_path / "marker", tmp_path / "go"
+    env = {
+        "DEPLOY_API_TOKEN": PLANTED_TOKEN,
+        "DATABASE_URL": _database_url(),
+        "CICD_TEST_CATALOG": "catalog_handshake",
+        "CICD_TEST_MARKER": str(marker),
+        "CICD_TEST_GO": str(go),
+    }
+    try:
+        process = run_manage("safe_migrate", "--release", "stopped", "--log-format", "json", env=env)
+        # Handshake: the migration writes the marker, then waits for "go" (no timing involved).
+        deadline = time.monotonic() + 120
+        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert marker.exists(), process.communicate(timeout=60)
+        process.send_signal(signal.SIGTERM)
+        go.write_text("go")
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        drop_tables("default", "catalog_review")
+    assert process.returncode == 1, stdout + stderr
+    events = _events(stderr)
+    signalled = _one(events, "run.signal")
+    assert signalled["signal"] == "SIGTERM" and signalled["level"] == "WARNING"
+    assert signalled["note"].startswith("stopping after the current statement")
+    assert _names(events)[-4:] == ["migration.undone", "recovery.finished", "run.finished", "command.finished"]
+    assert _one(events, "run.finished")["status"] == "recovered"
+
+
+@pytest.mark.parametrize(
+    "name", ["predeploy", "safe_migrate", "rollback_release", "releases", "env", "sentry_check", "cicd_init"]
+)
+def test_every_command_takes_log_format(name):
+    command = load_command_class("django_cicd", name)
+    assert "--log-format {text,json}" in command.create_parser("manage.py", name).format_help()
 
 
 def test_text_mode_prints_what_it_printed_before():
