@@ -81,14 +81,16 @@ def emit(event: str, level: int = logging.INFO, /, **fields: Any) -> None:
     logger.log(level, "%s", f"{event} {text}".rstrip(), extra=data)
 
 
-def json_formatter() -> logging.Formatter:
-    """One JSON object per record (python-json-logger): time, level, logger, message and the event's
-    fields, the whole line redacted again as a backstop."""
+def json_formatter(*, redacting: bool = True) -> logging.Formatter:
+    """One JSON object per record (python-json-logger): time, level, logger, message and the record's
+    own fields; ``redacting``: the whole line masked again as a backstop (a few milliseconds a line,
+    which the commands' few events can afford and an application's every log line cannot)."""
     from pythonjsonlogger.json import JsonFormatter
 
     class Formatter(JsonFormatter):
         def format(self, record: logging.LogRecord) -> str:
-            return redact(super().format(record))
+            line = super().format(record)
+            return redact(line) if redacting else line
 
         def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
             # An event's fields are keys already: its message is its name, not the fields again.

@@ -56,7 +56,7 @@ def container_logging(level: str | int | None = "INFO", *, stream: str = "ext://
             "request_id": {"()": RequestIdFilter},
             "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
         },
-        "formatters": {"json": {"()": json_formatter}},
+        "formatters": {"json": {"()": json_formatter, "redacting": False}},
         "handlers": {
             "stdout": {
                 "class": "logging.StreamHandler",
