@@ -136,6 +136,14 @@ def test_a_deploy_tells_its_story_in_json_lines():
     assert "safe_migrate" in stdout and not stdout.lstrip().startswith("{")
 
 
+def test_with_a_json_report_stdout_is_the_report_and_stderr_only_json_lines():
+    """--format json sends the progress lines to stderr; with --log-format json the events take their place."""
+    code, stdout, stderr = _manage("safe_migrate", "--release", "r2", "--format", "json", catalog="catalog_next")
+    assert code == 0, stdout + stderr
+    assert json.loads(stdout)["status"] == "applied"
+    assert _names(_events(stderr)).count("migration.applied") == 2
+
+
 def test_a_failed_deploy_tells_the_failure_and_the_recovery_without_secrets():
     code, stdout, stderr = _manage("safe_migrate", "--release", "r2", catalog=LEAKS)
     assert code == 1, stdout + stderr
