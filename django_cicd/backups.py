@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -30,6 +31,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.db import connections
 
+from django_cicd import events
 from django_cicd.redaction import redact
 
 STORAGE_ALIAS = "dbbackup"
@@ -465,6 +467,7 @@ def take_backup(
             )
         ) from exc
     name = backup_name(database, release, compressed=compress, encrypted=encrypt)
+    started = time.monotonic()
     created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     old_umask = os.umask(0o077)
     try:
@@ -517,6 +520,16 @@ def take_backup(
                 f"be read back: {type(exc).__name__}: {exc}; {_storage_fix(backend)}"
             )
         ) from exc
+    events.emit(
+        "backup.taken",
+        backup=name,
+        size=size,
+        sha256=sha256,
+        seconds=round(time.monotonic() - started, 4),
+        storage=info.storage,
+        compressed=compress,
+        encrypted=encrypt,
+    )
     return info
 
 
@@ -650,6 +663,7 @@ def restore_backup(
             source = {"input_path": stack.enter_context(_local_copy(backend, name, expected_sha256))}
         notes = _check_source(backend, name, database, allow_other_database=allow_other_database)
         _restore(name, database, source, compressed=compressed, encrypted=encrypted)
+    events.emit("backup.restored", logging.WARNING, backup=name, sha256=expected_sha256, into=database)
     return notes
 
 

@@ -48,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "SENTRY_STAGES": [],  # stages in which predeploy requires Sentry to be set up (it is an optional extra)
     "SENTRY_MONITORS": {},  # {"safe_migrate": "monitor-slug", ...}; default slugs are the command names
     "SENTRY_FLUSH_TIMEOUT": 5,  # seconds a command waits for Sentry to receive its events before exiting
+    # logs
+    "LOG_FORMAT": "text",  # "json": every command's events as JSON lines on stderr (--log-format)
 }
 
 #: The options of ``CICD["MIGRATION_SAFETY"]`` (upper case, beside the app labels), with their default.
@@ -186,6 +188,11 @@ class CicdSettings:
     def SENTRY_FLUSH_TIMEOUT(self) -> float:
         value = self.get("SENTRY_FLUSH_TIMEOUT")
         return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 5.0
+
+    @property
+    def LOG_FORMAT(self) -> str:
+        value = self.get("LOG_FORMAT")
+        return value if value in ("text", "json") else "text"  # another value: django_cicd.E050
 
 
 cicd_settings = CicdSettings()

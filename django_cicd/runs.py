@@ -26,13 +26,13 @@ everything around it, the same way for both:
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import signal
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
@@ -46,7 +46,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
 from django.db.migrations.state import ModelState, ProjectState
 
-from django_cicd import backups, children, hooks, ledger, planning, vendors
+from django_cicd import backups, children, events, hooks, ledger, planning, vendors
 from django_cicd.conf import cicd_settings, is_production
 from django_cicd.exit_codes import ExitCode
 from django_cicd.models import Release
@@ -193,9 +193,11 @@ class SignalWatch:
             message = "stopping after the current statement and ending any restore in progress"
         if ended:
             message += f" (ended client process {', '.join(map(str, ended))})"
-        # Said at once, on stderr: whoever stops a deploy sees that it was heard.
-        sys.stderr.write(f"{self.command}: {name} received: {message}\n")
-        sys.stderr.flush()
+        events.emit("run.signal", logging.WARNING, signal=name, note=message)
+        if not events.json_on_stderr():  # there the event says it, as a JSON line
+            # Said at once, on stderr: whoever stops a deploy sees that it was heard.
+            sys.stderr.write(f"{self.command}: {name} received: {message}\n")
+            sys.stderr.flush()
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[SignalWatch]:
@@ -474,7 +476,10 @@ class Run:
         self.result = job.new_result(self)
         self.result.environment = environment
         job.before_lock(self)
-        run_id = uuid.uuid4().hex
+        run_id = events.run_id()
+        release = job.release_name() or None  # a rollback's is known once it has planned
+        scope = {"run_id": run_id, "release": release, "environment": environment, "database": self.alias}
+        events.emit("run.started", **scope, kind=str(job.kind))
         hooks.send_safely(
             hooks.run_started,
             job.command,
@@ -485,7 +490,7 @@ class Run:
         )
         error: BaseException | None = None
         try:
-            with self.signals.installed():
+            with self.signals.installed(), events.context(**scope):
                 self._locked(job)
         except BaseException as exc:
             error = exc
@@ -513,21 +518,35 @@ class Run:
                 summary=redact(str(error) if isinstance(error, CouldNotRun) else self.result.summary),
                 details={**job.hook_details(), "status": self.result.status, "ledger_id": self.result.ledger_id},
             )
+            events.emit(
+                "run.finished",
+                logging.INFO if code == ExitCode.OK else logging.ERROR,
+                **{**scope, "release": job.release_name(), **job.hook_details()},
+                status="could_not_run" if isinstance(error, CouldNotRun) else self.result.status,
+                exit_code=int(code),
+                recovery=self.result.recovery,
+                ledger_id=self.result.ledger_id,
+                seconds=round(self.result.seconds, 4),
+                error=str(error) if error is not None else (self.result.error or None),
+            )
         return self.result
 
     def _locked(self, job: Job) -> None:
         assert self.vendor is not None
         wait = cicd_settings.LOCK_WAIT if self.options.lock_wait is None else self.options.lock_wait
         holder = {"host": socket.gethostname(), "pid": os.getpid(), "release": job.release_name() or job.command}
+        asked = time.monotonic()
         try:
             self.lock = self.vendor.acquire_lock(
                 self.alias, "deploy", wait=wait, info=holder, interrupted=lambda: self.signals.count > 0
             )
         except vendors.LockNotAcquired as exc:
+            events.emit("lock.not_acquired", logging.WARNING, waited_seconds=round(time.monotonic() - asked, 4))
             raise CouldNotRun(str(exc)) from exc
         except vendors.LockWaitInterrupted:
             self._stopped_before_change("while it waited for the deploy lock")
             return
+        events.emit("lock.acquired", waited_seconds=round(time.monotonic() - asked, 4))
         try:
             self.lock.start_heartbeat(cicd_settings.LOCK_HEARTBEAT, on_lost=self._on_lock_lost)
             self._go(job)
@@ -537,7 +556,9 @@ class Run:
 
     def _go(self, job: Job) -> None:
         self._recover_interrupted()
-        if not job.prepare(self) or self._stop_requested("before anything changed"):
+        prepared = job.prepare(self)
+        events.update(release=job.release_name())  # a rollback knows its target release from here on
+        if not prepared or self._stop_requested("before anything changed"):
             return
         if self.options.backup and self._wants_backup():
             self.result.backup = self._backup(job)
@@ -741,6 +762,7 @@ class Run:
             elif action == f"{verb}_success":
                 step.status = ("faked" if faked else done) if not recovering else "undone"
                 step.seconds = time.monotonic() - started[step.key]
+                self._step_event(step, recovering=recovering)
                 if not recovering:
                     self.record_progress(step=None)
             else:
@@ -782,6 +804,7 @@ class Run:
             if step is not None and step.status == "running":
                 step.status = "failed"
                 step.seconds = time.monotonic() - started.get(step.key, time.monotonic())
+                self._step_event(step, recovering=recovering, error=redact(f"{type(exc).__name__}: {exc}"))
                 if self.progress:
                     self.progress(f"{verb}_failed", step)
             failure = Failure(
@@ -796,6 +819,27 @@ class Run:
         finally:
             self._step_info = None
         return None
+
+    def _step_event(self, step: StepResult, *, recovering: bool, error: str | None = None) -> None:
+        """``migration.applied`` (``reversed``, ``faked``, ``undone``, ``failed``): how long it took and the
+        locks around it (the session's timeouts, the deploy lock's verifications so far)."""
+        events.emit(
+            f"migration.{step.status}",
+            logging.ERROR if error else logging.INFO,
+            migration=step.label,
+            backwards=step.backwards,
+            atomic=step.atomic,
+            seconds=round(step.seconds or 0.0, 4),
+            recovering=recovering or None,
+            lock_timeout=cicd_settings.LOCK_TIMEOUT if self.options.lock_timeout is None else self.options.lock_timeout,
+            statement_timeout=(
+                cicd_settings.STATEMENT_TIMEOUT
+                if self.options.statement_timeout is None
+                else self.options.statement_timeout
+            ),
+            lock_checks=self.lock.checks if self.lock else None,
+            error=error,
+        )
 
     def _reset_connection(self) -> None:
         """After a failed migration: end the transactions Django could not end (a schema editor whose
@@ -876,6 +920,7 @@ class Run:
             self.recover(failure)
         result.state_after = current_state(self.alias)
         back = result.recovery in {"reversed", "unchanged", "restored"}
+        events.emit("recovery.finished", logging.INFO if back else logging.ERROR, recovery=result.recovery)
         result.status = "recovered" if back else "failed"
         if not back:
             result.note(self.where_the_database_is(failure))
@@ -887,6 +932,7 @@ class Run:
         """Bring back what this run changed, and nothing else; see the module docstring."""
         result = self.result
         self._phase_mark = self.signals.count
+        events.emit("recovery.started", logging.WARNING, failed=failure.step.label if failure.step else None)
         try:
             self.check_lock()
             undo = self._completed_to_undo()
@@ -1121,6 +1167,7 @@ class Run:
                 message = f"{who} lost its deploy lock inside {label} and left it to a later run; " + message
                 ledger.update(row, details={**details, "needs_recovery": False})
             ledger.close_interrupted(row, status=Release.Status.FAILED, error=redact(message))
+            events.emit("recovery.interrupted_run", logging.WARNING, ledger_id=row.pk, note=message)
             self.result.note(message)
 
     def _undo_interrupted_step(self, row: Release, step: Mapping[str, Any], label: str) -> str:

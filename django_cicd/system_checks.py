@@ -25,6 +25,7 @@ django_cicd.E041    CICD["SENTRY_STAGES"] is not a list of strings
 django_cicd.E042    the contract declares secrets but DEFAULT_EXCEPTION_REPORTER_FILTER would show them
 django_cicd.E043    CICD["SENTRY_MONITORS"] is not a dict of command name to monitor slug
 django_cicd.E044    CICD["SENTRY_FLUSH_TIMEOUT"] is not a positive number of seconds
+django_cicd.E050    CICD["LOG_FORMAT"] is not "text" or "json"
 =================== =====================================================================
 """
 
@@ -100,6 +101,9 @@ def check_cicd_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         errors.append(
             Error(f"CICD['ENVIRONMENT'] must be a string or None, not {environment!r}.", id="django_cicd.E009")
         )
+    log_format = raw.get("LOG_FORMAT", DEFAULTS["LOG_FORMAT"])
+    if log_format not in ("text", "json"):
+        errors.append(Error(f"CICD['LOG_FORMAT'] must be 'text' or 'json', not {log_format!r}.", id="django_cicd.E050"))
     if not isinstance(raw.get("STATIC_CHECK", True), bool):
         errors.append(Error("CICD['STATIC_CHECK'] must be True or False.", id="django_cicd.E009"))
     safety = raw.get("MIGRATION_SAFETY", {})

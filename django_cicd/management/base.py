@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
 import sys
@@ -11,6 +13,8 @@ from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
+from django_cicd import events
+from django_cicd.conf import cicd_settings
 from django_cicd.exit_codes import ExitCode
 from django_cicd.redaction import redact
 from django_cicd.results import CommandResult
@@ -177,6 +181,12 @@ class CicdCommand(BaseCommand):
             raise CommandError(f"Error: {message}", returncode=ExitCode.COULD_NOT_RUN)
 
         parser.error = error  # type: ignore[method-assign]
+        parser.add_argument(
+            "--log-format",
+            choices=events.FORMATS,
+            help="json: the command's events (django_cicd.events) as one JSON object per line on stderr "
+            "(default: CICD['LOG_FORMAT'], text: events go only to the project's LOGGING).",
+        )
         return parser
 
     def write_output(self, rendered: str, output: str | None, text: str | None = None) -> None:
@@ -223,6 +233,36 @@ class CicdCommand(BaseCommand):
         # (call_command(stdout=...)) is theirs.
         if not options.get("stdout") and sys.stdout is not None and getattr(self.stdout, "_out", None) is sys.stdout:
             self.stdout = _ReaderMayLeave(cast(TextIO, sys.stdout))
+        log_format = options.get("log_format") or cicd_settings.LOG_FORMAT
+        with contextlib.ExitStack() as stack:
+            if log_format == "json":
+                stack.enter_context(events.json_to_stderr(options.get("stderr") or sys.stderr))
+            stack.enter_context(events.context(command=self._command_name(), run_id=events.run_id()))
+            events.emit("command.started")
+            try:
+                value = self._execute(*args, **options)
+            except CommandError as exc:
+                self._finished(exc.returncode, str(exc))
+                if log_format == "json" and getattr(self, "_from_command_line", False) and not options.get("traceback"):
+                    # Said in the command.finished event: a text line would break the JSON lines on stderr.
+                    self.stdout.flush()
+                    raise SystemExit(exc.returncode) from None
+                raise
+            except SystemExit as exc:  # a Reported outcome on the command line: its report said it
+                said = exc.__context__
+                self._finished(exc.code if isinstance(exc.code, int) else ExitCode.NO, str(said or ""))
+                raise
+            except BaseException as exc:
+                self._finished(ExitCode.NO, f"{type(exc).__name__}: {exc}")
+                raise
+            self._finished(ExitCode.OK, "")
+            return value
+
+    def _finished(self, code: int, error: str) -> None:
+        level = logging.INFO if code == ExitCode.OK else logging.ERROR
+        events.emit("command.finished", level, exit_code=int(code), error=error or None)
+
+    def _execute(self, *args: Any, **options: Any) -> str | None:
         try:
             return super().execute(*args, **options)
         except Reported as exc:

@@ -9,6 +9,8 @@ django-cicd asks :func:`django_cicd.vendors.adapter` and never compares ``connec
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import logging
 import math
 import threading
 import time
@@ -18,6 +20,8 @@ from typing import Any, ClassVar
 
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import NO_DB_ALIAS, BaseDatabaseWrapper
+
+from django_cicd import events
 
 #: How often a waiter asks for the lock again (seconds).
 POLL_INTERVAL = 0.2
@@ -79,6 +83,7 @@ def side_connection(alias: str, *, database_name: str | None = None) -> BaseData
 def wait_loop(wait: float, interrupted: Callable[[], bool] | None = None) -> Iterator[None]:
     """Yield at once, then every POLL_INTERVAL until ``wait`` seconds have passed."""
     deadline = time.monotonic() + wait
+    tries = 0
     while True:
         if interrupted is not None and interrupted():
             raise LockWaitInterrupted("a signal arrived while waiting for the deploy lock; nothing was done")
@@ -86,6 +91,9 @@ def wait_loop(wait: float, interrupted: Callable[[], bool] | None = None) -> Ite
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
+        tries += 1
+        if tries == 1:  # the first try found the lock taken
+            events.emit("lock.waiting", wait_seconds=wait)
         time.sleep(min(POLL_INTERVAL, remaining))
 
 
@@ -153,6 +161,8 @@ class HeldLock:
                 self.check_seconds += time.perf_counter() - started
             if not held:
                 self.lost = f"the deploy lock on database {self.database!r} was lost: {reason}"
+        if not held and reason:
+            events.emit("lock.lost", logging.WARNING, purpose=self.purpose, reason=self.lost)
         return held
 
     def check(self, *, thorough: bool = True) -> None:
@@ -172,7 +182,13 @@ class HeldLock:
                             on_lost()
                     return
 
-        self._thread = threading.Thread(target=beat, name=f"django-cicd lock heartbeat {self.database}", daemon=True)
+        # In the run's context, so that a lost lock's event names the run.
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(beat,),
+            name=f"django-cicd lock heartbeat {self.database}",
+            daemon=True,
+        )
         self._thread.start()
 
     def release(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from argparse import ArgumentParser
 from typing import Any
@@ -9,13 +10,14 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
+from django_cicd import events
 from django_cicd.checks import run_checks, selected_checks
 from django_cicd.checks.builtin.migrations_safety import SELECTION_OPTION
 from django_cicd.management.base import CicdCommand, Reported, add_output_options, could_not_run
 from django_cicd.migrations_safety import SelectionError, named_migrations
 from django_cicd.migrations_safety import migrations_since as migrations_since_ref
 from django_cicd.redaction import redact
-from django_cicd.report import Severity
+from django_cicd.report import Report, Severity
 from django_cicd.reporting import ALL_FORMATS, redact_report, render
 from django_cicd.reporting.github import step_summary
 
@@ -157,6 +159,7 @@ class Command(CicdCommand):
             )
         except (ImproperlyConfigured, ValueError) as exc:
             raise could_not_run(str(exc)) from exc
+        log_report(report)
         text = render(report, "text", self.style)
         if format == "text":
             self.write_output(text, output)
@@ -171,3 +174,26 @@ class Command(CicdCommand):
                 self.stderr.write(f"warning: cannot append to $GITHUB_STEP_SUMMARY ({summary_file}): {exc.strerror}")
         if not report.passed:
             raise Reported(redact(report.summary_line()), returncode=int(report.exit_code))
+
+
+def log_report(report: Report) -> None:
+    """One ``check.result`` event per check, then ``predeploy.outcome`` (django_cicd.events)."""
+    for result in report.results:
+        blocking = len(result.blocking_findings)
+        events.emit(
+            "check.result",
+            logging.WARNING if blocking else logging.INFO,
+            check=result.id,
+            status=result.status.value,
+            findings=len(result.findings),
+            blocking=blocking,
+            seconds=round(result.duration, 4),
+        )
+    events.emit(
+        "predeploy.outcome",
+        logging.INFO if report.passed else logging.ERROR,
+        passed=report.passed,
+        exit_code=int(report.exit_code),
+        environment=report.environment,
+        summary=report.summary_line(),
+    )

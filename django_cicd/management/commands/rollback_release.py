@@ -8,7 +8,7 @@ import sys
 from argparse import SUPPRESS, ArgumentParser
 from typing import Any
 
-from django_cicd import rollback
+from django_cicd import events, rollback
 from django_cicd.management.base import (
     CicdCommand,
     add_output_options,
@@ -160,6 +160,8 @@ class Command(CicdCommand):
         return input().strip().lower() == "yes"
 
     def _progress_line(self, line: str) -> None:
+        if self.json_progress and events.json_on_stderr():
+            return  # stderr holds JSON lines (--log-format json): the migration events say the same
         stream = self.stderr if self.json_progress else self.stdout
         stream.write(line)
         stream.flush()

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import OutputWrapper, SystemCheckError
 
-from django_cicd import migrating, rehearsal, runs
+from django_cicd import events, migrating, rehearsal, runs
 from django_cicd.management.base import (
     CicdCommand,
     add_output_options,
@@ -242,6 +242,8 @@ class Command(CicdCommand):
     # --- output -----------------------------------------------------------------------------
 
     def _progress_line(self, line: str) -> None:
+        if self.json_progress and events.json_on_stderr():
+            return  # stderr holds JSON lines (--log-format json): the migration events say the same
         stream = self.stderr if self.json_progress else self.stdout
         stream.write(line)
         stream.flush()
