@@ -489,6 +489,23 @@ def tutorial_s3_backup() -> str:
             shell.close()
 
 
+def tutorial_logs() -> str:
+    """tutorial.md: a deploy of testproject with --log-format json, its event lines read with jq."""
+    shell = in_testproject()
+    fields = (
+        "jq -c '{event, release, environment, migration, backup, status, exit_code} | with_entries(select(.value))'"
+    )
+    try:
+        return (
+            shell.run("python manage.py safe_migrate --release 1.0.0 --log-format json > report.txt 2> events.jsonl")
+            + shell.run(f"{fields} events.jsonl | head -n 6")
+            + shell.run(f"{fields} events.jsonl | tail -n 3")
+            + shell.run("jq -r .event events.jsonl | sort | uniq -c")
+        )
+    finally:
+        shell.close()
+
+
 EXAMPLES: dict[str, Callable[[], str]] = {
     "recovery-sqlite": recovery("sqlite"),
     "recovery-postgresql": recovery("postgresql"),
@@ -506,6 +523,7 @@ EXAMPLES: dict[str, Callable[[], str]] = {
     "journey-rollback": journey_rollback,
     "journey-releases": journey_releases,
     "tutorial-s3-backup": tutorial_s3_backup,
+    "tutorial-logs": tutorial_logs,
 }
 
 #: What changes from one run to the next; masked on both sides by --check, in this order.
