@@ -45,7 +45,7 @@ done
 read -r PG_VER PG_CLUSTER < <(pg_lsclusters -h | awk '$3 == 5432 {print $1, $2; exit}') || true
 [ -n "${PG_VER:-}" ] || die "no PostgreSQL cluster configured on port 5432 (pg_lsclusters shows: $(pg_lsclusters -h | tr '\n' ';'))"
 
-apt_ensure libmariadb-dev pkg-config "postgresql-client-$PG_VER" postgresql-client mariadb-client sqlite3 redis-tools
+apt_ensure libmariadb-dev pkg-config "postgresql-client-$PG_VER" postgresql-client mariadb-client sqlite3 redis-tools jq shellcheck
 # PostGIS for the server on 5432, and the GDAL and GEOS libraries Django's GIS backend loads
 # (tests/test_connection_setups.py runs the commands on django.contrib.gis.db.backends.postgis).
 apt_ensure "postgresql-$PG_VER-postgis-3" gdal-bin libgeos-c1v5
