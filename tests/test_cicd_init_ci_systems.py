@@ -450,7 +450,7 @@ PLATFORM_CLI = {
     "fly": ("flyctl ", "fly.io/install.sh"),
     "heroku": ("heroku ", "cli-assets.heroku.com"),
     "cloudrun": ("gcloud ", "google-cloud-cli-linux-x86_64.tar.gz"),
-    "elasticbeanstalk": ("aws ", "install --quiet --user awscli"),
+    "elasticbeanstalk": ("aws ", "awscli-exe-linux-x86_64.zip"),
 }
 
 

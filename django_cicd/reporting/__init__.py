@@ -70,7 +70,7 @@ def renderer(format: str) -> Callable[..., str]:
 def render(report: Report, format: str, style: Style | None = None) -> str:
     """Render ``report`` in ``format``: fields are masked before encoding, the output once more after."""
     safe = redact_report(report)
-    output = renderer(format)(safe) if format != "text" else renderer("text")(safe, style or no_style())
+    output = renderer(format)(safe, style or no_style()) if format == "text" else renderer(format)(safe)
     return redact(output)
 
 

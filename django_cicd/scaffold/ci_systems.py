@@ -36,7 +36,14 @@ PLATFORM_TOOLS = {
         'curl -fsSL "$gcloud_archive" | tar -xz -C "$HOME"\n'
         'export PATH="$HOME/google-cloud-sdk/bin:$PATH"'
     ),
-    "elasticbeanstalk": 'python3 -m pip install --quiet --user awscli\nexport PATH="$HOME/.local/bin:$PATH"',
+    # AWS's own bundled installer: no Python needed (a pip --user install fails in Travis CI's
+    # virtualenv, and the CircleCI deploy image has no pip), installed under $HOME without root.
+    "elasticbeanstalk": (
+        'curl -fsSL -o "$HOME/awscliv2.zip" https://awscli.amazonaws.com/awscli-exe-linux-x86_64.zip\n'
+        'unzip -q -o "$HOME/awscliv2.zip" -d "$HOME"\n'
+        '"$HOME/aws/install" --install-dir "$HOME/aws-cli" --bin-dir "$HOME/bin" --update\n'
+        'export PATH="$HOME/bin:$PATH"'
+    ),
 }
 
 
