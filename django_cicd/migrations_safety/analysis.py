@@ -1304,7 +1304,9 @@ class _Walker:
                 table=table,
                 column=names["column"],
             )
-        volatile = _VOLATILE_DEFAULT.search(statement)
+        # Names and constants are quoted: a column named "serial" or a default's text that mentions
+        # random() is not a volatile default.
+        volatile = _VOLATILE_DEFAULT.search(_QUOTED.sub("''", statement))
         if volatile:
             yield _Candidate(
                 "pg_volatile_default",
@@ -1362,6 +1364,8 @@ _VOLATILE_DEFAULT = re.compile(
     r"CLOCK_TIMESTAMP|TIMEOFDAY|NEXTVAL)\s*\(|\b(?P<serial>SMALLSERIAL|BIGSERIAL|SERIAL)\b|GENERATED\s+\w+(?:\s+\w+)?\s+AS\s+IDENTITY)",
     re.I | re.S,
 )
+#: A quoted identifier or string constant (a doubled quote inside is part of it).
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _TABLE = re.compile(
     rf"(?:ALTER\s+TABLE|\bON|CREATE\s+TABLE|DROP\s+TABLE)\s+(?:ONLY\s+)?{_Q}(?P<table>[^\s\"`(]+){_Q}", re.I
 )
