@@ -133,7 +133,7 @@ NEAR_MISSES = [
     ("near_miss_postgresql", "0002_gadget_notes_idx_concurrently", "pg_index_not_concurrent", "forwards", PG),
     ("near_miss_postgresql", "0003_gadget_weight_check_not_valid", "pg_check_not_valid", "forwards", PG),
     ("near_miss_postgresql", "0005_gadget_uuid", "pg_volatile_default", "forwards", PG),
-    ("near_miss_postgresql", "0007_gadget_serial", "pg_volatile_default", "forwards", PG),
+    ("near_miss_postgresql", "0007_maker_serial", "pg_volatile_default", "forwards", PG),
     (
         "near_miss_postgresql",
         "0006_remove_gadget_notes_idx_concurrently",
