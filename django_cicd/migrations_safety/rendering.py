@@ -89,18 +89,68 @@ class _Unknown(Exception):
     """The models an operation needs cannot be told from its class."""
 
 
+class _Unrendered(Exception):
+    """An operation read the models of the side of its states that was not rendered for it."""
+
+
+class _UnrenderedState(ProjectState):
+    """A small state whose models have no classes: the one side an operation does not read."""
+
+    @property
+    def apps(self) -> StateApps:
+        raise _Unrendered
+
+
+def _unrendered(models: dict[Key, ModelState], state: ProjectState) -> ProjectState:
+    return _UnrenderedState(models=models, real_apps=state.real_apps)
+
+
+#: Operations whose ``database_forwards`` reads the classes of the "after" state only, and those
+#: that read the "before" state only; should one read the other side, it is rendered from both.
+_AFTER_ONLY: tuple[type[Operation], ...] = (ops.AddIndex, ops.AddConstraint)
+_BEFORE_ONLY: tuple[type[Operation], ...] = (ops.RemoveField, ops.RemoveIndex)
+
+
+def _one_side(operation: Operation, editor: BaseDatabaseSchemaEditor) -> str | None:
+    """Which one state ``operation`` is rendered with: "after", "before", or None for both.
+
+    ``AddField`` reads both (the field of the model after, added to the model before), but Django's
+    PostgreSQL and MySQL editors read only the table of the model they add the column to, the same
+    in both, so there the model after serves as both and the model before is not rendered. SQLite
+    rebuilds the table from the model before, and other backends are not known.
+    """
+    if isinstance(operation, _AFTER_ONLY):
+        return "after"
+    if isinstance(operation, _BEFORE_ONLY):
+        return "before"
+    if (
+        isinstance(operation, ops.AddField)
+        and not operation.field.many_to_many
+        and editor.connection.vendor in ("postgresql", "mysql")
+        and type(editor).__module__.startswith("django.")
+    ):
+        return "after"
+    return None
+
+
 class PartialRenderer:
     """Renders operations one after the other, reusing the model classes that have not changed.
 
-    A model class rendered for one operation serves the next ones as long as neither it nor any
-    model it points to (recursively) has changed since: each cached class remembers the classes its
-    relations resolved to. Every change of the state goes through :meth:`forward`, which forgets
-    the classes of the models it touches.
+    A model class rendered for one operation serves the next ones as long as neither it nor what
+    its relations resolve to has changed since. Every change of the state goes through
+    :meth:`forward`, which forgets the classes of the models it touches and, unless the change is
+    local to one model (see :func:`_local`), moves their *relation version* on: each cached class
+    remembers the relation versions of the models it points to (recursively) when it was rendered,
+    and is stale once one of them has moved. A column added to a model does not make the models
+    pointing to it stale: what their SQL reads of it (its table, its primary key and unique
+    columns) is the same.
     """
 
     def __init__(self) -> None:
-        #: key -> (class, {related key: the class its relations resolved to}, auto-created through models)
-        self._classes: dict[Key, tuple[type[Model], dict[Key, type[Model]], list[type[Model]]]] = {}
+        #: key -> (class, {key in its closure: relation version when rendered}, auto-created through models)
+        self._classes: dict[Key, tuple[type[Model], dict[Key, int], list[type[Model]]]] = {}
+        #: key -> relation version: moved on by every change that is not local to that model.
+        self._versions: dict[Key, int] = {}
 
     def forward(self, app_label: str, operation: Operation, state: ProjectState) -> None:
         """``operation.state_forwards`` on ``state``, forgetting what it changes."""
@@ -113,6 +163,7 @@ class PartialRenderer:
                 keys = _touched(app_label, operation, state, before=True)
         except _Unknown:
             keys = None
+        local = keys is not None and _local(app_label, operation, state)
         operation.state_forwards(app_label, state)
         if keys is None:
             self._classes.clear()
@@ -124,6 +175,8 @@ class PartialRenderer:
             return
         for key in keys:
             self._classes.pop(key, None)
+            if not local:
+                self._versions[key] = self._versions.get(key, 0) + 1
 
     def render(
         self, app_label: str, operation: Operation, state: ProjectState, editor: BaseDatabaseSchemaEditor
@@ -140,24 +193,36 @@ class PartialRenderer:
             whole_before = state.clone()
             self.forward(app_label, operation, state)
             return _render_with(app_label, operation, whole_before, state, editor, start)
+        side = _one_side(operation, editor)
         # The schema editor reads the relations pointing to these models from their registry: it
         # must be this one, so they are rendered afresh.
         refresh = isinstance(operation, ops.SeparateDatabaseAndState) or _follows_referrers(app_label, operation, state)
         try:
-            before = self._state(state, needed, clone=True, refresh=refresh)
+            if side == "after":
+                before: ProjectState = _unrendered({key: state.models[key].clone() for key in needed}, state)
+            else:
+                before = self._state(state, needed, clone=True, refresh=refresh)
         except Exception:
             self.forward(app_label, operation, state)
             raise
         self.forward(app_label, operation, state)
         try:
-            after = self._state(state, _touched(app_label, operation, state, before=False), clone=False)
+            if side == "before":
+                after: ProjectState = _unrendered({}, state)
+            else:
+                after = self._state(state, _touched(app_label, operation, state, before=False), clone=False)
         except (LookupError, ValueError):
             # A relation the small states miss (a custom field pointing somewhere unusual): the whole
             # state knows it. ``state`` has moved on, so "before" is rebuilt from the models of "after".
             return _render_with(app_label, operation, _whole_before(before, state), state, editor, start)
         try:
-            operation.database_forwards(app_label, editor, before, after)
-        except LookupError:
+            if side == "after" and isinstance(operation, ops.AddField):
+                # The column is added to the table of the model as it is after the operation: what
+                # ``add_field`` reads of the model is its table (see :func:`_one_side`).
+                operation.database_forwards(app_label, editor, after, after)
+            else:
+                operation.database_forwards(app_label, editor, before, after)
+        except (LookupError, _Unrendered):
             start.undo()
             return _render_with(app_label, operation, _whole_before(before, state), state, editor, start)
         return start.taken()
@@ -173,24 +238,18 @@ class PartialRenderer:
         return small
 
     def _apps(self, small: ProjectState, refresh: set[Key]) -> _SmallApps:
-        valid: dict[Key, bool] = {}
+        versions = self._versions
 
         def is_valid(key: Key) -> bool:
-            if key not in valid:
-                valid[key] = False  # a cycle of relations: decided by the rest of the walk
-                cached = self._classes.get(key)
-                valid[key] = (
-                    cached is not None
-                    and key not in refresh
-                    and all(
-                        dep in small.models and self._classes.get(dep, (None,))[0] is cls and is_valid(dep)
-                        for dep, cls in cached[1].items()
-                    )
-                )
-            return valid[key]
+            cached = self._classes.get(key)
+            return (
+                cached is not None
+                and key not in refresh
+                and all(versions.get(dep, 0) == version for dep, version in cached[1].items())
+            )
 
         reuse = [key for key in small.models if is_valid(key)]
-        fresh = [key for key in small.models if not valid[key]]
+        fresh = [key for key in small.models if key not in reuse]
         apps = _SmallApps(sorted(small.real_apps))
         with apps.bulk_update():
             for key in reuse:
@@ -204,10 +263,7 @@ class PartialRenderer:
             raise ValueError(f"unresolved relations to {', '.join('.'.join(key) for key in pending)}")
         for key in fresh:
             cls = apps.all_models[key[0]][key[1]]
-            deps = {}
-            for dep in _model_references(small.models[key]):
-                if dep in small.models and dep != key:
-                    deps[dep] = apps.all_models[dep[0]][dep[1]]
+            deps = {dep: versions.get(dep, 0) for dep in _closure(small, {key})}
             through = [
                 field.remote_field.through
                 for field in cls._meta.local_many_to_many
@@ -303,6 +359,46 @@ def _touched(app_label: str, operation: Operation, state: ProjectState, *, befor
     if isinstance(operation, ModelOperation):
         return {(app_label, operation.name_lower)}
     raise _Unknown(type(operation).__qualname__)
+
+
+#: Operations that change the columns, indexes or constraints of one model and nothing the relations
+#: of other models resolve to (its table, its primary key, its unique columns), unless the field
+#: they change is a key (see :func:`_local`).
+_LOCAL_OPERATIONS: tuple[type[Operation], ...] = (
+    ops.AddField,
+    ops.RemoveField,
+    ops.AlterField,
+    ops.RenameField,
+    ops.AddIndex,
+    ops.RemoveIndex,
+    ops.RenameIndex,
+    ops.AddConstraint,
+    ops.RemoveConstraint,
+    ops.AlterUniqueTogether,
+    ops.AlterIndexTogether,
+    ops.AlterModelTableComment,
+)
+
+
+def _local(app_label: str, operation: Operation, state: ProjectState) -> bool:
+    """Whether ``operation`` (not applied to ``state`` yet) leaves what the relations pointing to its
+    model resolve to as it was: a field operation counts only when the field is neither a primary
+    key nor unique, before and after, and the model has no composite primary key (whose parts are
+    not flagged as keys themselves)."""
+    if not isinstance(operation, _LOCAL_OPERATIONS):
+        return False
+    if not isinstance(operation, FieldOperation):
+        return True
+    model_state = state.models.get((app_label, operation.model_name_lower))
+    if model_state is None:
+        return False
+    if any(field.primary_key and getattr(field, "field_names", None) for field in model_state.fields.values()):
+        return False
+    old = model_state.fields.get(operation.old_name if isinstance(operation, ops.RenameField) else operation.name)
+    if old is None and not isinstance(operation, ops.AddField):
+        return False  # a field the state does not know: judged as a change of the whole model
+    new = getattr(operation, "field", None)  # AddField and AlterField carry the field they leave
+    return not any(field.primary_key or field.unique for field in (old, new) if field is not None)
 
 
 def _follows_referrers(app_label: str, operation: Operation, state: ProjectState) -> bool:
