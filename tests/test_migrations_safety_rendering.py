@@ -131,6 +131,8 @@ SEQUENCE = [
         [("id", models.AutoField(primary_key=True)), ("parent", fk("shop.parent")), ("note", models.TextField())],
     ),
     migrations.AddField("child", "extra", models.IntegerField(null=True)),
+    # A NOT NULL column with a one-off default (the default is in the SQL, not in the state after).
+    migrations.AddField("child", "score", models.IntegerField(default=5), preserve_default=False),
     # A column added to Parent: Child's class, which points to Parent, still serves.
     migrations.AddField("parent", "name", models.CharField(max_length=20, default="x")),
     # Parent's key changes type: the foreign key columns pointing to it follow (Django alters them),

@@ -24,7 +24,7 @@ from django.db.migrations.operations.fields import FieldOperation
 from django.db.migrations.operations.models import IndexOperation, ModelOperation
 from django.db.migrations.state import ModelState, ProjectState, StateApps
 from django.db.migrations.utils import resolve_relation
-from django.db.models import Model
+from django.db.models import Field, Model
 
 Key = tuple[str, str]
 
@@ -111,6 +111,12 @@ _AFTER_ONLY: tuple[type[Operation], ...] = (ops.AddIndex, ops.AddConstraint)
 _BEFORE_ONLY: tuple[type[Operation], ...] = (ops.RemoveField, ops.RemoveIndex)
 
 
+def _extends(field: Field[Any, Any]) -> bool:
+    """Whether an ``AddField`` of ``field`` adds a plain column (not a key, not a relation), which the
+    model's cached class can take in place (see :meth:`PartialRenderer._extend`)."""
+    return field.remote_field is None and not field.primary_key and not field.unique
+
+
 def _one_side(operation: Operation, editor: BaseDatabaseSchemaEditor) -> str | None:
     """Which one state ``operation`` is rendered with: "after", "before", or None for both.
 
@@ -194,6 +200,11 @@ class PartialRenderer:
             self.forward(app_label, operation, state)
             return _render_with(app_label, operation, whole_before, state, editor, start)
         side = _one_side(operation, editor)
+        if side == "after" and isinstance(operation, ops.AddField) and _extends(operation.field):
+            key = (app_label, operation.model_name_lower)
+            cached = self._classes.get(key)
+            if cached is not None and self._current(cached):
+                return self._extend(app_label, operation, state, editor, start, needed, key, cached)
         # The schema editor reads the relations pointing to these models from their registry: it
         # must be this one, so they are rendered afresh.
         refresh = isinstance(operation, ops.SeparateDatabaseAndState) or _follows_referrers(app_label, operation, state)
@@ -227,6 +238,47 @@ class PartialRenderer:
             return _render_with(app_label, operation, _whole_before(before, state), state, editor, start)
         return start.taken()
 
+    def _current(self, cached: tuple[type[Model], dict[Key, int], list[type[Model]]]) -> bool:
+        """Whether what the relations of a cached class resolve to is as it was when it was rendered."""
+        versions = self._versions
+        return all(versions.get(dep, 0) == version for dep, version in cached[1].items())
+
+    def _extend(
+        self,
+        app_label: str,
+        operation: ops.AddField,
+        state: ProjectState,
+        editor: BaseDatabaseSchemaEditor,
+        start: _Mark,
+        needed: set[Key],
+        key: Key,
+        cached: tuple[type[Model], dict[Key, int], list[type[Model]]],
+    ) -> list[str]:
+        """Render a plain column's ``AddField`` by adding the field to the model's cached class.
+
+        The class then is the model after the operation, as a fresh render would give it (the
+        field, cloned from the state, comes last, as it does in the state), and stays cached: no
+        class is rendered. Should anything fail, the class is forgotten and the operation rendered
+        from the whole state.
+        """
+        before = _unrendered({k: state.models[k].clone() for k in needed}, state)
+        self.forward(app_label, operation, state)
+        cls = cached[0]
+        try:
+            field = state.models[key].fields[operation.name].clone()
+            field.contribute_to_class(cls, operation.name)
+            after = ProjectState(models={key: state.models[key]}, real_apps=state.real_apps)
+            apps = cls._meta.apps
+            if not isinstance(apps, StateApps):
+                raise LookupError(f"{cls} has no registry of its own")
+            after.apps = apps
+            operation.database_forwards(app_label, editor, after, after)
+        except Exception:  # noqa: BLE001 (the class may be half changed: it is not kept)
+            start.undo()
+            return _render_with(app_label, operation, _whole_before(before, state), state, editor, start)
+        self._classes[key] = cached
+        return start.taken()
+
     # The small states -------------------------------------------------------------------------
 
     def _state(self, state: ProjectState, keys: set[Key], *, clone: bool, refresh: bool = False) -> ProjectState:
@@ -242,11 +294,7 @@ class PartialRenderer:
 
         def is_valid(key: Key) -> bool:
             cached = self._classes.get(key)
-            return (
-                cached is not None
-                and key not in refresh
-                and all(versions.get(dep, 0) == version for dep, version in cached[1].items())
-            )
+            return cached is not None and key not in refresh and self._current(cached)
 
         reuse = [key for key in small.models if is_valid(key)]
         fresh = [key for key in small.models if key not in reuse]
