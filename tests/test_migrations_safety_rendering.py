@@ -123,38 +123,48 @@ def fk(to, **kwargs):
 
 
 # Each operation after the first two is rendered from model classes cached by the ones before it:
-# which of them may serve, and which are stale, is what this sequence checks.
-SEQUENCE = [
-    migrations.CreateModel("Parent", [("id", models.AutoField(primary_key=True))]),
-    migrations.CreateModel(
-        "Child",
-        [("id", models.AutoField(primary_key=True)), ("parent", fk("shop.parent")), ("note", models.TextField())],
-    ),
-    migrations.AddField("child", "extra", models.IntegerField(null=True)),
-    # A NOT NULL column with a one-off default (the default is in the SQL, not in the state after).
-    migrations.AddField("child", "score", models.IntegerField(default=5), preserve_default=False),
-    # A column added to Parent: Child's class, which points to Parent, still serves.
-    migrations.AddField("parent", "name", models.CharField(max_length=20, default="x")),
-    # Parent's key changes type: the foreign key columns pointing to it follow (Django alters them),
-    # so Child's cached class, whose relation resolved to the old key, is stale.
-    migrations.AlterField("parent", "id", models.BigAutoField(primary_key=True)),
-    migrations.AlterField("child", "parent", fk("shop.parent", null=True)),
-    migrations.AddIndex("child", models.Index(fields=["extra"], name="child_extra_idx")),
-    IndexReadingTheStateBefore("child", models.Index(fields=["parent", "extra"], name="child_pe_idx")),
-    migrations.RemoveField("child", "note"),
-    # A unique column: a key other models may point to, so the models pointing to Parent are stale.
-    migrations.AddField("parent", "code", models.CharField(max_length=10, unique=True, null=True)),
-    migrations.AddField("child", "by_code", fk("shop.parent", to_field="code", null=True, related_name="+")),
-    migrations.AlterField("parent", "code", models.CharField(max_length=30, unique=True, null=True)),
-    migrations.AlterField("child", "by_code", fk("shop.parent", to_field="code", null=True, related_name="by")),
-    migrations.AddConstraint("child", models.CheckConstraint(condition=Q(extra__gte=0), name="child_extra_gte")),
-    migrations.RemoveIndex("child", "child_extra_idx"),
-    migrations.AddIndex("child", models.Index(fields=["extra", "id"], name="child_extra_id_idx")),
-    # Parent's table is renamed: Child's cached class would still name the old one in its foreign
-    # key, which SQLite's rebuild of Child's table writes out.
-    migrations.AlterModelTable("parent", "shop_parent_v2"),
-    migrations.AlterField("child", "extra", models.IntegerField(default=0)),
-]
+# which of them may serve, and which are stale, is what this sequence checks. Made afresh for each
+# walk: a RenameField repoints the foreign keys to the field in place, the operations' own fields.
+def sequence():
+    return [
+        migrations.CreateModel("Parent", [("id", models.AutoField(primary_key=True))]),
+        migrations.CreateModel(
+            "Child",
+            [("id", models.AutoField(primary_key=True)), ("parent", fk("shop.parent")), ("note", models.TextField())],
+        ),
+        migrations.AddField("child", "extra", models.IntegerField(null=True)),
+        # A NOT NULL column with a one-off default (the default is in the SQL, not in the state after).
+        migrations.AddField("child", "score", models.IntegerField(default=5), preserve_default=False),
+        # A column added to Parent: Child's class, which points to Parent, still serves.
+        migrations.AddField("parent", "name", models.CharField(max_length=20, default="x")),
+        # Parent's key changes type: the foreign key columns pointing to it follow (Django alters them),
+        # so Child's cached class, whose relation resolved to the old key, is stale.
+        migrations.AlterField("parent", "id", models.BigAutoField(primary_key=True)),
+        migrations.AlterField("child", "parent", fk("shop.parent", null=True)),
+        migrations.AddIndex("child", models.Index(fields=["extra"], name="child_extra_idx")),
+        IndexReadingTheStateBefore("child", models.Index(fields=["parent", "extra"], name="child_pe_idx")),
+        migrations.RemoveField("child", "note"),
+        # A unique column: a key other models may point to, so the models pointing to Parent are stale.
+        migrations.AddField("parent", "code", models.CharField(max_length=10, unique=True, null=True)),
+        migrations.AddField("child", "by_code", fk("shop.parent", to_field="code", null=True, related_name="+")),
+        migrations.AlterField("parent", "code", models.CharField(max_length=30, unique=True, null=True)),
+        migrations.AlterField("child", "by_code", fk("shop.parent", to_field="code", null=True, related_name="by")),
+        migrations.AddConstraint("child", models.CheckConstraint(condition=Q(extra__gte=0), name="child_extra_gte")),
+        migrations.RemoveIndex("child", "child_extra_idx"),
+        migrations.AddIndex("child", models.Index(fields=["extra", "id"], name="child_extra_id_idx")),
+        # Parent's table is renamed: Child's cached class would still name the old one in its foreign
+        # key, which SQLite's rebuild of Child's table writes out.
+        migrations.AlterModelTable("parent", "shop_parent_v2"),
+        migrations.AlterField("child", "extra", models.IntegerField(default=0)),
+        # A column that is unique through a constraint, not through the field, and a foreign key to it:
+        # renaming it repoints the foreign key (in Child's state), so Child's cached class is stale.
+        migrations.AddField("parent", "ref", models.IntegerField(null=True)),
+        migrations.AddConstraint("parent", models.UniqueConstraint(fields=["ref"], name="parent_ref_uq")),
+        migrations.AddField("child", "by_ref", fk("shop.parent", to_field="ref", null=True, related_name="+")),
+        migrations.AddIndex("child", models.Index(fields=["score"], name="child_score_idx")),
+        migrations.RenameField("parent", "ref", "reference"),
+        migrations.AlterField("child", "score", models.IntegerField(default=1)),
+    ]
 
 
 def test_partial_rendering_reuses_and_refreshes_cached_classes_as_djangos_sql_requires():
@@ -163,7 +173,7 @@ def test_partial_rendering_reuses_and_refreshes_cached_classes_as_djangos_sql_re
         # to alter it, so these tables would have to exist; the histories above cover MySQL.
         pytest.skip("MySQL's alter_field introspects tables this sequence does not create")
     expected, whole = [], ProjectState()
-    for operation in SEQUENCE:
+    for operation in sequence():
         editor = connection.schema_editor(collect_sql=True, atomic=False)
         editor.deferred_sql = []
         before = whole.clone()
@@ -172,7 +182,7 @@ def test_partial_rendering_reuses_and_refreshes_cached_classes_as_djangos_sql_re
         expected.append([*editor.collected_sql, *(f"{s};" for s in editor.deferred_sql)])
 
     got, state, renderer = [], ProjectState(), PartialRenderer()
-    for operation in SEQUENCE:
+    for operation in sequence():
         editor = connection.schema_editor(collect_sql=True, atomic=False)
         editor.deferred_sql = []
         got.append(renderer.render("shop", operation, state, editor))

@@ -24,7 +24,8 @@ from django.db.migrations.operations.fields import FieldOperation
 from django.db.migrations.operations.models import IndexOperation, ModelOperation
 from django.db.migrations.state import ModelState, ProjectState, StateApps
 from django.db.migrations.utils import resolve_relation
-from django.db.models import Field, Model
+from django.db.models import Field, Model, UniqueConstraint
+from django.db.models.options import normalize_together
 
 Key = tuple[str, str]
 
@@ -411,12 +412,12 @@ def _touched(app_label: str, operation: Operation, state: ProjectState, *, befor
 
 #: Operations that change the columns, indexes or constraints of one model and nothing the relations
 #: of other models resolve to (its table, its primary key, its unique columns), unless the field
-#: they change is a key (see :func:`_local`).
+#: they change is a key (see :func:`_local`). ``RenameField`` is not one: Django's state repoints
+#: the relations naming the field (``to_field``, ``through_fields``) in the other models' states.
 _LOCAL_OPERATIONS: tuple[type[Operation], ...] = (
     ops.AddField,
     ops.RemoveField,
     ops.AlterField,
-    ops.RenameField,
     ops.AddIndex,
     ops.RemoveIndex,
     ops.RenameIndex,
@@ -430,9 +431,8 @@ _LOCAL_OPERATIONS: tuple[type[Operation], ...] = (
 
 def _local(app_label: str, operation: Operation, state: ProjectState) -> bool:
     """Whether ``operation`` (not applied to ``state`` yet) leaves what the relations pointing to its
-    model resolve to as it was: a field operation counts only when the field is neither a primary
-    key nor unique, before and after, and the model has no composite primary key (whose parts are
-    not flagged as keys themselves)."""
+    model resolve to as it was: a field operation counts only when the field is not a key (see
+    :func:`_keys`), before and after."""
     if not isinstance(operation, _LOCAL_OPERATIONS):
         return False
     if not isinstance(operation, FieldOperation):
@@ -440,13 +440,27 @@ def _local(app_label: str, operation: Operation, state: ProjectState) -> bool:
     model_state = state.models.get((app_label, operation.model_name_lower))
     if model_state is None:
         return False
-    if any(field.primary_key and getattr(field, "field_names", None) for field in model_state.fields.values()):
+    if operation.name in _keys(model_state):
         return False
-    old = model_state.fields.get(operation.old_name if isinstance(operation, ops.RenameField) else operation.name)
-    if old is None and not isinstance(operation, ops.AddField):
-        return False  # a field the state does not know: judged as a change of the whole model
     new = getattr(operation, "field", None)  # AddField and AlterField carry the field they leave
-    return not any(field.primary_key or field.unique for field in (old, new) if field is not None)
+    return new is None or not (new.primary_key or new.unique)
+
+
+def _keys(model_state: ModelState) -> set[str]:
+    """The fields of a model a relation may point to: the primary key (every part of a composite
+    one), unique fields, and the fields of its unique constraints and ``unique_together`` (a foreign
+    key's ``to_field`` may name a field unique only through a constraint)."""
+    keys: set[str] = set()
+    for name, field in model_state.fields.items():
+        if field.primary_key or field.unique:
+            keys.add(name)
+            keys.update(getattr(field, "field_names", ()))  # CompositePrimaryKey
+    for constraint in model_state.options.get("constraints", ()):
+        if isinstance(constraint, UniqueConstraint):
+            keys.update(constraint.fields)
+    for together in normalize_together(model_state.options.get("unique_together", ())):
+        keys.update(together)
+    return keys
 
 
 def _follows_referrers(app_label: str, operation: Operation, state: ProjectState) -> bool:
