@@ -102,8 +102,9 @@ class _UnrenderedState(ProjectState):
         raise _Unrendered
 
 
-def _unrendered(models: dict[Key, ModelState], state: ProjectState) -> ProjectState:
-    return _UnrenderedState(models=models, real_apps=state.real_apps)
+def _unrendered(state: ProjectState, keys: Iterable[Key]) -> ProjectState:
+    """A state of copies of the models ``keys`` of ``state``, without classes."""
+    return _UnrenderedState(models={key: state.models[key].clone() for key in keys}, real_apps=state.real_apps)
 
 
 #: Operations whose ``database_forwards`` reads the classes of the "after" state only, and those
@@ -211,7 +212,7 @@ class PartialRenderer:
         refresh = isinstance(operation, ops.SeparateDatabaseAndState) or _follows_referrers(app_label, operation, state)
         try:
             if side == "after":
-                before: ProjectState = _unrendered({key: state.models[key].clone() for key in needed}, state)
+                before: ProjectState = _unrendered(state, needed)
             else:
                 before = self._state(state, needed, clone=True, refresh=refresh)
         except Exception:
@@ -220,7 +221,7 @@ class PartialRenderer:
         self.forward(app_label, operation, state)
         try:
             if side == "before":
-                after: ProjectState = _unrendered({}, state)
+                after: ProjectState = _unrendered(state, ())
             else:
                 after = self._state(state, _touched(app_label, operation, state, before=False), clone=False)
         except (LookupError, ValueError):
@@ -262,7 +263,7 @@ class PartialRenderer:
         class is rendered. Should anything fail, the class is forgotten and the operation rendered
         from the whole state.
         """
-        before = _unrendered({k: state.models[k].clone() for k in needed}, state)
+        before = _unrendered(state, needed)
         self.forward(app_label, operation, state)
         cls = cached[0]
         try:
@@ -297,8 +298,10 @@ class PartialRenderer:
             cached = self._classes.get(key)
             return cached is not None and key not in refresh and self._current(cached)
 
-        reuse = [key for key in small.models if is_valid(key)]
-        fresh = [key for key in small.models if key not in reuse]
+        reuse: list[Key] = []
+        fresh: list[Key] = []
+        for key in small.models:
+            (reuse if is_valid(key) else fresh).append(key)
         apps = _SmallApps(sorted(small.real_apps))
         with apps.bulk_update():
             for key in reuse:
