@@ -30,10 +30,13 @@ def server():
 
 @pytest.fixture
 def live_sentry(server, monkeypatch):
-    """init_sentry() with the server's DSN and the default HTTP transport; the old client restored after."""
+    """init_sentry() with the server's DSN and the default HTTP transport; the old client and setup restored after."""
     monkeypatch.setenv("DATABASE_PASSWORD", SECRET)
     scope = sentry_sdk.get_global_scope()
     previous = scope.client
+    # init_sentry() also remembers its arguments for predeploy's Sentry check: restored too, or a
+    # later test's check would see this release and environment.
+    previous_state = dict(sentry._state)
     setup = sentry.init_sentry(
         dsn=server.dsn,
         environment="staging",
@@ -44,6 +47,7 @@ def live_sentry(server, monkeypatch):
     yield setup
     sentry_sdk.get_client().close(timeout=2)
     scope.set_client(previous)
+    sentry._state.update(previous_state)
 
 
 def test_safe_migrate_failure_reaches_sentry(server, live_sentry):
