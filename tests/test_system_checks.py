@@ -95,6 +95,7 @@ def test_e008_migration_safety_shape():
     assert error.id == "django_cicd.E008"
 
 
+@pytest.mark.django_db(databases="__all__")  # Django's JSONField check asks each SQLite or MySQL alias about JSON
 def test_system_checks_run_through_django(settings):
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
