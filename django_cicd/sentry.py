@@ -503,25 +503,34 @@ def recording(
     *, environment: str = "test", release: str | None = "test-release", **options: Any
 ) -> Iterator[SentryRecorder]:
     """Initialise Sentry through :func:`init_sentry` (scrubbing and hooks included) with a recording
-    transport; restore the previous client afterwards."""
+    transport; restore the previous client and setup afterwards (see :func:`_restoring`)."""
+    with _restoring():
+        transport = recording_transport_class()({"dsn": TEST_DSN})
+        setup = init_sentry(
+            dsn=TEST_DSN,
+            environment=environment,
+            release=release,
+            transport=transport,
+            default_integrations=False,
+            auto_enabling_integrations=False,
+            **options,
+        )
+        yield SentryRecorder(transport=transport, setup=setup)
+
+
+@contextlib.contextmanager
+def _restoring(*, timeout: float | None = None) -> Iterator[None]:
+    """Put back, when the block ends, what :func:`init_sentry` changes in the process: sentry-sdk's
+    global client (the one set in the block is closed, waiting up to ``timeout`` seconds, default
+    sentry-sdk's ``shutdown_timeout``) and the setup remembered for predeploy's Sentry check."""
     sentry_sdk = sdk()
     scope = sentry_sdk.get_global_scope()
     previous_client = scope.client
     previous_state = dict(_state)
-    transport = recording_transport_class()({"dsn": TEST_DSN})
-    setup = init_sentry(
-        dsn=TEST_DSN,
-        environment=environment,
-        release=release,
-        transport=transport,
-        default_integrations=False,
-        auto_enabling_integrations=False,
-        **options,
-    )
     try:
-        yield SentryRecorder(transport=transport, setup=setup)
+        yield
     finally:
-        sentry_sdk.get_client().close()
+        sentry_sdk.get_client().close(timeout=timeout)
         scope.set_client(previous_client)
         _state.update(previous_state)
 

@@ -7,7 +7,6 @@ import json
 import socket
 
 import pytest
-import sentry_sdk
 
 from django_cicd import hooks, sentry
 from tests.sentry_server import PUBLIC_KEY, sentry_server
@@ -32,22 +31,14 @@ def server():
 def live_sentry(server, monkeypatch):
     """init_sentry() with the server's DSN and the default HTTP transport; the old client and setup restored after."""
     monkeypatch.setenv("DATABASE_PASSWORD", SECRET)
-    scope = sentry_sdk.get_global_scope()
-    previous = scope.client
-    # init_sentry() also remembers its arguments for predeploy's Sentry check: restored too, or a
-    # later test's check would see this release and environment.
-    previous_state = dict(sentry._state)
-    setup = sentry.init_sentry(
-        dsn=server.dsn,
-        environment="staging",
-        release="rel-2",
-        default_integrations=False,
-        auto_enabling_integrations=False,
-    )
-    yield setup
-    sentry_sdk.get_client().close(timeout=2)
-    scope.set_client(previous)
-    sentry._state.update(previous_state)
+    with sentry._restoring(timeout=2):
+        yield sentry.init_sentry(
+            dsn=server.dsn,
+            environment="staging",
+            release="rel-2",
+            default_integrations=False,
+            auto_enabling_integrations=False,
+        )
 
 
 def test_safe_migrate_failure_reaches_sentry(server, live_sentry):
