@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.exceptions import NodeNotFoundError
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 from django.db.migrations.recorder import MigrationRecorder
@@ -72,17 +74,45 @@ def partially_applied_squashes(loader: MigrationLoader, applied: Iterable[Key]) 
     ]
 
 
+def forwards_order(graph: MigrationGraph, targets: Iterable[Key]) -> list[Key]:
+    """``graph.forwards_plan(target)`` for each of ``targets`` in turn, each migration kept at its first
+    place: the order in which ``migrate`` and ``MigrationLoader.project_state()`` apply migrations.
+
+    Django searches the graph again from every target, so a project with many apps goes over its
+    history once per app; this is one depth-first search for all of them, in which a migration already
+    placed is not searched again. The order is Django's: a migration comes after its parents, and the
+    parents are searched from the highest key down (the order Django's stack pops them in).
+    """
+    order: list[Key] = []
+    placed: set[Key] = set()
+    for target in targets:
+        if target not in graph.node_map:
+            raise NodeNotFoundError(f"Node {target!r} not a valid node", target)
+        if target in placed:
+            continue
+        start = graph.node_map[target]
+        # The path from the target to the migration being searched, each with the parents left to search.
+        path = [(start, iter(sorted(start.parents, reverse=True)))]
+        while path:
+            node, parents = path[-1]
+            parent = next((p for p in parents if p.key not in placed), None)
+            if parent is not None:
+                path.append((parent, iter(sorted(parent.parents, reverse=True))))
+            else:
+                path.pop()
+                placed.add(node.key)
+                order.append(node.key)
+    return order
+
+
 def forward_plan(loader: MigrationLoader, applied: Iterable[Key]) -> list[PlanStep]:
     """What ``migrate`` (no arguments) would apply, in order, given the recorded ``applied``."""
     done = effective_applied(loader, applied)
-    plan: list[PlanStep] = []
-    seen: set[Key] = set()
-    for target in sorted(loader.graph.leaf_nodes()):
-        for key in loader.graph.forwards_plan(target):
-            if key not in done and key not in seen:
-                seen.add(key)
-                plan.append(PlanStep(loader.graph.nodes[key]))
-    return plan
+    return [
+        PlanStep(loader.graph.nodes[key])
+        for key in forwards_order(loader.graph, sorted(loader.graph.leaf_nodes()))
+        if key not in done
+    ]
 
 
 def plan_for_database(loader: MigrationLoader, alias: str, applied: Iterable[Key]) -> list[PlanStep]:

@@ -15,9 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ModelState, ProjectState
 from django.db.models import NOT_PROVIDED, Field
+
+from django_cicd import planning
 
 Key = tuple[str, str]
 
@@ -83,11 +86,19 @@ def project_state(loader: MigrationLoader, nodes: Sequence[Key] | None = None, *
     if nodes is None:
         nodes = list(graph.leaf_nodes())
     state = WalkState(real_apps=loader.unmigrated_apps)
-    if not nodes:
-        return state
-    for key in graph._generate_plan(list(nodes), at_end):
+    for key in plan_order(graph, nodes, at_end=at_end):
         graph.nodes[key].mutate_state(state, preserve=False)
     return state
+
+
+def plan_order(graph: MigrationGraph, nodes: Sequence[Key], *, at_end: bool) -> list[Key]:
+    """The migrations ``MigrationLoader.project_state(nodes, at_end)`` applies, in its order (without
+    ``at_end``, ``nodes`` themselves left out), found in one search of the graph."""
+    order = planning.forwards_order(graph, nodes)
+    if at_end:
+        return order
+    left_out = set(nodes)
+    return [key for key in order if key not in left_out]
 
 
 def complete(loader: MigrationLoader, state: ProjectState, keys: Iterable[Key]) -> ProjectState:
@@ -102,7 +113,7 @@ def complete(loader: MigrationLoader, state: ProjectState, keys: Iterable[Key]) 
         if key not in walked:
             walked.add(key)
             todo.extend(parent.key for parent in graph.node_map[key].parents)
-    for key in graph._generate_plan(list(graph.leaf_nodes()), True):
+    for key in plan_order(graph, graph.leaf_nodes(), at_end=True):
         if key not in walked:
             graph.nodes[key].mutate_state(state, preserve=False)
     return state

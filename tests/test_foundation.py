@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import random
 
 import pytest
 from django.contrib.admin.sites import site
@@ -12,10 +13,12 @@ from django.core.checks import Warning as DjangoWarning
 from django.core.checks.registry import registry as django_registry
 from django.core.management import CommandError
 from django.db import connections
+from django.db.migrations.exceptions import NodeNotFoundError
+from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import RequestFactory, override_settings
 
-from django_cicd import hooks, planning
+from django_cicd import hooks, planning, walking
 from django_cicd.checks import run_checks
 from django_cicd.extras import MissingExtra, require
 from django_cicd.management.base import CicdCommand
@@ -87,6 +90,60 @@ def test_squashed_migrations_count_as_applied_when_all_they_replace_is():
     assert plan[0] == "catalog.0003_populate_slugs"
     # Replaced names recorded in a database are known to the code, not "from the future".
     assert planning.unknown_applied(loader, replaced) == []
+
+
+def _random_graph(seed: int) -> MigrationGraph:
+    """A graph of several apps, each a chain with branches and merges, and dependencies across apps."""
+    rng = random.Random(seed)
+    graph = MigrationGraph()
+    keys: list[tuple[str, str]] = []
+    for number in range(rng.randint(5, 60)):
+        key = (f"app{rng.randint(0, 4)}", f"{number:04d}_{rng.choice('abcz')}")
+        graph.add_node(key, None)
+        earlier = [k for k in keys if k[0] == key[0]]
+        # Parents in its own app (none for a root, two for a merge) and, at times, in other apps.
+        own = rng.sample(earlier, min(len(earlier), rng.choice([0, 1, 1, 1, 2])))
+        other = rng.sample(keys, min(len(keys), rng.choice([0, 0, 1, 3])))
+        for parent in {*own, *other}:
+            graph.add_dependency(None, key, parent)
+        keys.append(key)
+    return graph
+
+
+def _djangos_order(graph: MigrationGraph, targets: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """What Django's own forwards_plan gives, target by target, each migration at its first place."""
+    order: dict[tuple[str, str], None] = {}
+    for target in targets:
+        order.update((key, None) for key in graph.forwards_plan(target) if key not in order)
+    return list(order)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_forwards_order_is_djangos_in_one_search(seed):
+    graph = _random_graph(seed)
+    rng = random.Random(seed)
+    leaves = graph.leaf_nodes()
+    some = rng.sample(sorted(graph.nodes), min(len(graph.nodes), 4))
+    for targets in (leaves, some, some[::-1], [*some, *leaves]):
+        assert planning.forwards_order(graph, targets) == _djangos_order(graph, targets)
+        # The order MigrationLoader.project_state() applies migrations in, with and without the targets.
+        assert walking.plan_order(graph, targets, at_end=True) == graph._generate_plan(targets, True)
+        assert walking.plan_order(graph, targets, at_end=False) == graph._generate_plan(targets, False)
+
+
+def test_forwards_order_names_a_migration_not_in_the_graph():
+    with pytest.raises(NodeNotFoundError, match=r"shop.*0009_gone"):
+        planning.forwards_order(_random_graph(1), [("shop", "0009_gone")])
+
+
+def test_forwards_order_follows_a_long_chain_without_recursion():
+    graph = MigrationGraph()
+    keys = [("shop", f"{number:05d}") for number in range(5000)]
+    for number, key in enumerate(keys):
+        graph.add_node(key, None)
+        if number:
+            graph.add_dependency(None, key, keys[number - 1])
+    assert planning.forwards_order(graph, [keys[-1]]) == keys
 
 
 LATER = ["0002_product_slug", "0003_populate_slugs", "0004_product_name_idx", "0005_remove_product_legacy_code"]
