@@ -190,9 +190,7 @@ def _graph_order(loader: MigrationLoader, keys: Iterable[Key]) -> list[Key]:
 def _span(loader: MigrationLoader, keys: list[Key]) -> list[Key]:
     """The selected migrations and those between them (descendants of one, ancestors of another)."""
     selected = set(keys)
-    ancestors: set[Key] = set()
-    for key in selected:
-        ancestors.update(loader.graph.forwards_plan(key))
+    ancestors = set(planning.forwards_order(loader.graph, selected))
     descendants: set[Key] = set()
     queue = list(selected)
     while queue:
@@ -205,11 +203,5 @@ def _span(loader: MigrationLoader, keys: list[Key]) -> list[Key]:
 
 
 def _topological(loader: MigrationLoader, keys: set[Key]) -> list[Key]:
-    order: list[Key] = []
-    seen: set[Key] = set()
-    for key in sorted(keys):
-        for step in loader.graph.forwards_plan(key):
-            if step not in seen:
-                seen.add(step)
-                order.append(step)
-    return order
+    """``keys`` and their ancestors in the order of Django's ``forwards_plan`` for each key in turn."""
+    return planning.forwards_order(loader.graph, sorted(keys))
